@@ -1,0 +1,29 @@
+/**
+ * `npm run bench -- <name> [args...]`: runs one benchmark and prints exactly one JSON object on
+ * stdout. Progress and diagnostics go to stderr so the output stays machine-readable.
+ */
+type Bench = (args: string[]) => Promise<Record<string, unknown>>;
+
+// Each benchmark lives in its own module and is loaded lazily, so one bench's dependencies
+// (a running stack, a Temporal server) are not required by another.
+const benches: Record<string, () => Bench> = {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  policies: () => require('./policies').run as Bench,
+};
+
+async function main(): Promise<void> {
+  const [name, ...args] = process.argv.slice(2);
+  const load = name ? benches[name] : undefined;
+  if (!load) {
+    process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}>\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const result = await load()(args);
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,27 @@
+import { Command, CommanderError } from 'commander';
+import { registerStack } from './stack';
+
+export function buildProgram(): Command {
+  const program = new Command('sluice')
+    .description('Sluice: batch (Spark), streaming (Flink + Kafka) and lambda pipelines on one pool, on Temporal')
+    .showHelpAfterError()
+    .exitOverride();
+  registerStack(program);
+  return program;
+}
+
+/** Runs the CLI; user errors print one clear line and exit 1, usage errors exit 2. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.SLUICE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,419 @@
+import { Connection } from '@temporalio/client';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { searchAttributeFlags } from '../lib/search-attributes';
+import { run } from './exec';
+import type { EngineLayout } from './install';
+import type { StackPaths } from './paths';
+
+/** Fixed local-stack endpoints, all on loopback (DESIGN.md §5). */
+export const LOCAL = {
+  host: '127.0.0.1',
+  temporalPort: 7233,
+  temporalUiPort: 8233,
+  kafkaPort: 9092,
+  kafkaControllerPort: 9093,
+  sparkMasterPort: 7077,
+  sparkMasterUiPort: 8080,
+  // Spark's worker UI defaults to 8081, Flink REST's port: move it out of the way.
+  sparkWorkerUiPort: 8082,
+  flinkRestPort: 8081,
+  flinkRpcPort: 6123,
+  sqlGatewayPort: 8083,
+} as const;
+
+const h = LOCAL.host;
+export const URLS = {
+  temporal: `${h}:${LOCAL.temporalPort}`,
+  temporalUi: `http://${h}:${LOCAL.temporalUiPort}`,
+  kafka: `${h}:${LOCAL.kafkaPort}`,
+  sparkMaster: `spark://${h}:${LOCAL.sparkMasterPort}`,
+  sparkUi: `http://${h}:${LOCAL.sparkMasterUiPort}`,
+  flink: `http://${h}:${LOCAL.flinkRestPort}`,
+  sqlGateway: `http://${h}:${LOCAL.sqlGatewayPort}`,
+} as const;
+
+/** Resource sizes of the local engines: all four plus a worker fit a 2-core, 24 GiB machine. */
+export const SIZES = {
+  kafkaHeap: '768m',
+  sparkDaemonMemory: '512m',
+  sparkWorkerCores: Number(process.env.SLUICE_SPARK_WORKER_CORES ?? 4),
+  sparkWorkerMemory: process.env.SLUICE_SPARK_WORKER_MEMORY ?? '6g',
+  flinkJobManagerMemory: '1024m',
+  flinkTaskManagerMemory: '2560m',
+  flinkTaskSlots: Number(process.env.SLUICE_FLINK_TASK_SLOTS ?? 8),
+} as const;
+
+export interface Ctx {
+  layout: EngineLayout;
+  paths: StackPaths;
+}
+
+/** One OS process of the stack. */
+export interface ProcessDef {
+  name: string;
+  /** Ports it binds; each must be free before it starts. */
+  ports: number[];
+  /** Writes its configuration and formats its storage; idempotent. */
+  prepare?(ctx: Ctx): Promise<void>;
+  command(ctx: Ctx): { command: string; args: string[]; env?: NodeJS.ProcessEnv };
+}
+
+/** One user-facing service of `sluice stack status`, served by one or more processes. */
+export interface ServiceDef {
+  name: 'temporal' | 'temporal-ui' | 'kafka' | 'spark' | 'flink' | 'flink-sql-gateway';
+  url: string;
+  processes: string[];
+  healthy(): Promise<boolean>;
+}
+
+const dataDir = (ctx: Ctx, ...parts: string[]) => path.join(ctx.paths.data, ...parts);
+
+function flinkEnv(ctx: Ctx): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    FLINK_HOME: ctx.layout.flinkHome,
+    FLINK_CONF_DIR: dataDir(ctx, 'flink', 'conf'),
+    FLINK_LOG_DIR: path.join(ctx.paths.logs, 'flink'),
+    FLINK_PID_DIR: dataDir(ctx, 'flink', 'pids'),
+  };
+}
+
+function sparkEnv(ctx: Ctx): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    SPARK_HOME: ctx.layout.sparkHome,
+    SPARK_CONF_DIR: dataDir(ctx, 'spark', 'conf'),
+    SPARK_LOCAL_IP: h,
+    SPARK_DAEMON_MEMORY: SIZES.sparkDaemonMemory,
+    PYSPARK_PYTHON: ctx.layout.python,
+  };
+}
+
+export const PROCESSES: ProcessDef[] = [
+  {
+    name: 'temporal',
+    ports: [LOCAL.temporalPort, LOCAL.temporalUiPort],
+    async prepare(ctx) {
+      fs.mkdirSync(dataDir(ctx, 'temporal'), { recursive: true });
+    },
+    command: (ctx) => ({
+      command: ctx.layout.temporalBin,
+      args: [
+        'server',
+        'start-dev',
+        '--ip',
+        h,
+        '--port',
+        String(LOCAL.temporalPort),
+        '--ui-port',
+        String(LOCAL.temporalUiPort),
+        '--db-filename',
+        dataDir(ctx, 'temporal', 'temporal.db'),
+        '--log-level',
+        'warn',
+        ...searchAttributeFlags(),
+      ],
+    }),
+  },
+  {
+    name: 'kafka',
+    ports: [LOCAL.kafkaPort, LOCAL.kafkaControllerPort],
+    async prepare(ctx) {
+      const dir = dataDir(ctx, 'kafka');
+      const logDirs = path.join(dir, 'logs');
+      fs.mkdirSync(logDirs, { recursive: true });
+      const props = path.join(dir, 'server.properties');
+      fs.writeFileSync(
+        props,
+        [
+          'process.roles=broker,controller',
+          'node.id=1',
+          `controller.quorum.voters=1@${h}:${LOCAL.kafkaControllerPort}`,
+          `listeners=PLAINTEXT://${h}:${LOCAL.kafkaPort},CONTROLLER://${h}:${LOCAL.kafkaControllerPort}`,
+          `advertised.listeners=PLAINTEXT://${h}:${LOCAL.kafkaPort}`,
+          'controller.listener.names=CONTROLLER',
+          'inter.broker.listener.name=PLAINTEXT',
+          'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+          `log.dirs=${logDirs}`,
+          'num.partitions=1',
+          'offsets.topic.replication.factor=1',
+          'transaction.state.log.replication.factor=1',
+          'transaction.state.log.min.isr=1',
+          'share.coordinator.state.topic.replication.factor=1',
+          'share.coordinator.state.topic.min.isr=1',
+          'group.initial.rebalance.delay.ms=0',
+          'auto.create.topics.enable=true',
+          '',
+        ].join('\n'),
+      );
+      fs.writeFileSync(
+        path.join(dir, 'log4j2.properties'),
+        [
+          'status = warn',
+          'appender.out.type = Console',
+          'appender.out.name = OUT',
+          'appender.out.layout.type = PatternLayout',
+          'appender.out.layout.pattern = [%d] %p %m (%c)%n',
+          'rootLogger.level = info',
+          'rootLogger.appenderRef.out.ref = OUT',
+          'logger.kafka.name = kafka',
+          'logger.kafka.level = info',
+          'logger.apache.name = org.apache.kafka',
+          'logger.apache.level = warn',
+          '',
+        ].join('\n'),
+      );
+      if (!fs.existsSync(path.join(logDirs, 'meta.properties'))) {
+        // A KRaft cluster id is 16 random bytes, base64url without padding.
+        const clusterId = crypto.randomBytes(16).toString('base64url');
+        await run(
+          'java',
+          [...kafkaJvm(ctx, dir), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+          { logFile: path.join(ctx.paths.logs, 'kafka.log') },
+        );
+      }
+    },
+    command: (ctx) => {
+      const dir = dataDir(ctx, 'kafka');
+      return {
+        command: 'java',
+        args: [
+          `-Xms256m`,
+          `-Xmx${SIZES.kafkaHeap}`,
+          '-XX:+UseG1GC',
+          ...kafkaJvm(ctx, dir),
+          'kafka.Kafka',
+          path.join(dir, 'server.properties'),
+        ],
+      };
+    },
+  },
+  {
+    name: 'spark-master',
+    ports: [LOCAL.sparkMasterPort, LOCAL.sparkMasterUiPort],
+    async prepare(ctx) {
+      const conf = dataDir(ctx, 'spark', 'conf');
+      fs.mkdirSync(conf, { recursive: true });
+      fs.writeFileSync(
+        path.join(conf, 'spark-defaults.conf'),
+        [
+          'spark.ui.showConsoleProgress false',
+          'spark.sql.session.timeZone UTC',
+          'spark.sql.parquet.outputTimestampType TIMESTAMP_MICROS',
+          // The master keeps finished applications for the API that tests and the Spark activity read.
+          'spark.deploy.retainedApplications 500',
+          '',
+        ].join('\n'),
+      );
+    },
+    command: (ctx) => ({
+      command: path.join(ctx.layout.sparkHome, 'bin', 'spark-class'),
+      args: [
+        'org.apache.spark.deploy.master.Master',
+        '--host',
+        h,
+        '--port',
+        String(LOCAL.sparkMasterPort),
+        '--webui-port',
+        String(LOCAL.sparkMasterUiPort),
+      ],
+      env: sparkEnv(ctx),
+    }),
+  },
+  {
+    name: 'spark-worker',
+    ports: [LOCAL.sparkWorkerUiPort],
+    async prepare(ctx) {
+      fs.mkdirSync(dataDir(ctx, 'spark', 'work'), { recursive: true });
+    },
+    command: (ctx) => ({
+      command: path.join(ctx.layout.sparkHome, 'bin', 'spark-class'),
+      args: [
+        'org.apache.spark.deploy.worker.Worker',
+        '--host',
+        h,
+        '--webui-port',
+        String(LOCAL.sparkWorkerUiPort),
+        '--cores',
+        String(SIZES.sparkWorkerCores),
+        '--memory',
+        SIZES.sparkWorkerMemory,
+        '--work-dir',
+        dataDir(ctx, 'spark', 'work'),
+        URLS.sparkMaster,
+      ],
+      env: sparkEnv(ctx),
+    }),
+  },
+  {
+    name: 'flink-jobmanager',
+    ports: [LOCAL.flinkRestPort, LOCAL.flinkRpcPort],
+    prepare: writeFlinkConf,
+    command: (ctx) => ({
+      command: path.join(ctx.layout.flinkHome, 'bin', 'jobmanager.sh'),
+      args: ['start-foreground'],
+      env: flinkEnv(ctx),
+    }),
+  },
+  {
+    name: 'flink-taskmanager',
+    ports: [],
+    prepare: writeFlinkConf,
+    command: (ctx) => ({
+      command: path.join(ctx.layout.flinkHome, 'bin', 'taskmanager.sh'),
+      args: ['start-foreground'],
+      env: flinkEnv(ctx),
+    }),
+  },
+  {
+    name: 'flink-sql-gateway',
+    ports: [LOCAL.sqlGatewayPort],
+    prepare: writeFlinkConf,
+    command: (ctx) => ({
+      command: path.join(ctx.layout.flinkHome, 'bin', 'sql-gateway.sh'),
+      args: ['start-foreground'],
+      env: flinkEnv(ctx),
+    }),
+  },
+];
+
+function kafkaJvm(ctx: Ctx, dir: string): string[] {
+  return [
+    `-Dlog4j2.configurationFile=${path.join(dir, 'log4j2.properties')}`,
+    `-Dkafka.logs.dir=${path.join(ctx.paths.logs, 'kafka')}`,
+    '-cp',
+    `${ctx.layout.kafkaLibs}/*`,
+  ];
+}
+
+/** Flink reads one config.yaml for the JobManager, TaskManager and SQL gateway. */
+async function writeFlinkConf(ctx: Ctx): Promise<void> {
+  const conf = dataDir(ctx, 'flink', 'conf');
+  fs.mkdirSync(conf, { recursive: true });
+  const dist = path.join(ctx.layout.flinkHome, 'conf');
+  for (const f of fs.readdirSync(dist)) {
+    if (f !== 'config.yaml') fs.copyFileSync(path.join(dist, f), path.join(conf, f));
+  }
+  // Keep the distribution's JVM flags (the --add-opens Flink needs on Java 17).
+  const javaOpts = /^\s*all:\s*(.+)$/m.exec(fs.readFileSync(path.join(dist, 'config.yaml'), 'utf8'))?.[1] ?? '';
+  const state = dataDir(ctx, 'flink');
+  const settings: Record<string, string | number> = {
+    'env.java.opts.all': javaOpts,
+    'jobmanager.rpc.address': h,
+    'jobmanager.rpc.port': LOCAL.flinkRpcPort,
+    'jobmanager.bind-host': h,
+    'jobmanager.memory.process.size': SIZES.flinkJobManagerMemory,
+    'taskmanager.bind-host': h,
+    'taskmanager.host': h,
+    'taskmanager.numberOfTaskSlots': SIZES.flinkTaskSlots,
+    'taskmanager.memory.process.size': SIZES.flinkTaskManagerMemory,
+    'parallelism.default': 1,
+    'rest.address': h,
+    'rest.bind-address': h,
+    'rest.port': LOCAL.flinkRestPort,
+    'sql-gateway.endpoint.rest.address': h,
+    'sql-gateway.endpoint.rest.bind-address': h,
+    'sql-gateway.endpoint.rest.port': LOCAL.sqlGatewayPort,
+    'execution.checkpointing.dir': `file://${path.join(state, 'checkpoints')}`,
+    'execution.checkpointing.savepoint-dir': `file://${path.join(state, 'savepoints')}`,
+    'io.tmp.dirs': path.join(state, 'tmp'),
+    'web.tmpdir': path.join(state, 'web'),
+    'table.local-time-zone': 'UTC',
+  };
+  fs.mkdirSync(path.join(state, 'tmp'), { recursive: true });
+  const yaml = Object.entries(settings)
+    .map(([k, v]) => `${k}: ${typeof v === 'number' ? v : JSON.stringify(v)}`)
+    .join('\n');
+  fs.writeFileSync(path.join(conf, 'config.yaml'), `# written by sluice stack up\n${yaml}\n`);
+}
+
+async function httpJson(url: string, timeoutMs = 2000): Promise<unknown> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+const quietly = async (check: () => Promise<boolean>): Promise<boolean> => {
+  try {
+    return await check();
+  } catch {
+    return false;
+  }
+};
+
+export const SERVICES: ServiceDef[] = [
+  {
+    name: 'temporal',
+    url: URLS.temporal,
+    processes: ['temporal'],
+    healthy: () =>
+      quietly(async () => {
+        const connection = await Connection.connect({ address: URLS.temporal, connectTimeout: 2000 });
+        try {
+          await connection.workflowService.getSystemInfo({});
+          return true;
+        } finally {
+          await connection.close();
+        }
+      }),
+  },
+  {
+    name: 'temporal-ui',
+    url: URLS.temporalUi,
+    processes: ['temporal'],
+    healthy: () =>
+      quietly(async () => (await fetch(URLS.temporalUi, { signal: AbortSignal.timeout(2000) })).ok),
+  },
+  {
+    name: 'kafka',
+    url: URLS.kafka,
+    processes: ['kafka'],
+    healthy: () =>
+      quietly(async () => {
+        const kafka = new Kafka({
+          clientId: 'sluice-health',
+          brokers: [URLS.kafka],
+          logLevel: logLevel.NOTHING,
+          connectionTimeout: 2000,
+          retry: { retries: 0 },
+        });
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          const cluster = await admin.describeCluster();
+          return cluster.brokers.length > 0 && cluster.controller !== null;
+        } finally {
+          await admin.disconnect();
+        }
+      }),
+  },
+  {
+    name: 'spark',
+    url: URLS.sparkUi,
+    processes: ['spark-master', 'spark-worker'],
+    healthy: () =>
+      quietly(async () => {
+        const master = (await httpJson(`${URLS.sparkUi}/json/`)) as { status?: string; aliveworkers?: number };
+        return master.status === 'ALIVE' && (master.aliveworkers ?? 0) > 0;
+      }),
+  },
+  {
+    name: 'flink',
+    url: URLS.flink,
+    processes: ['flink-jobmanager', 'flink-taskmanager'],
+    healthy: () =>
+      quietly(async () => {
+        const overview = (await httpJson(`${URLS.flink}/overview`)) as { taskmanagers?: number };
+        return (overview.taskmanagers ?? 0) > 0;
+      }),
+  },
+  {
+    name: 'flink-sql-gateway',
+    url: URLS.sqlGateway,
+    processes: ['flink-sql-gateway'],
+    healthy: () => quietly(async () => (await httpJson(`${URLS.sqlGateway}/v1/info`)) !== null),
+  },
+];
