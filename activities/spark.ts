@@ -22,7 +22,8 @@ export type SparkSource =
   | {
       view: string;
       format: 'kafka';
-      bootstrapServers: string;
+      /** Unset: the configured brokers (the activity fills it in). */
+      bootstrapServers?: string;
       topic: string;
       /** "earliest", or partition → offset (inclusive). */
       startingOffsets: 'earliest' | Record<string, number>;

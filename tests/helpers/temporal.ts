@@ -1,0 +1,25 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { SEARCH_ATTRIBUTES } from '../../lib/search-attributes';
+import { installedLayout } from '../../stack/install';
+
+/**
+ * A dev server for one suite, from the stack's own `temporal` binary: the test environment never
+ * tries a download of its own (nothing but the package registries is reachable).
+ */
+export function createTestEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: installedLayout().temporalBin },
+      searchAttributes: [...SEARCH_ATTRIBUTES],
+    },
+  });
+}
+
+/** Bundle the workflow code once per suite (bundling per worker is slow). */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+}
+
+const noop = () => {};
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
