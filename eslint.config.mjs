@@ -7,13 +7,19 @@ import tseslint from 'typescript-eslint';
 const sandboxRestrictions = {
   patterns: [
     { group: ['node:*'], message: 'Node built-ins are not deterministic: use an activity.' },
-    { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'Import activities as types only (proxyActivities).' },
+    {
+      group: ['../activities', '../activities/*'],
+      allowTypeImports: true,
+      message: 'Import activities as types only (proxyActivities).',
+    },
   ],
   paths: [
-    ...['fs', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net', 'dns', 'worker_threads', 'process'].map((name) => ({
-      name,
-      message: 'Node built-ins are not deterministic: use an activity.',
-    })),
+    ...['fs', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net', 'dns', 'worker_threads', 'process'].map(
+      (name) => ({
+        name,
+        message: 'Node built-ins are not deterministic: use an activity.',
+      }),
+    ),
     { name: 'kafkajs', message: 'Engine clients belong in activities/.' },
     { name: 'apache-arrow', message: 'Arrow belongs in activities/.' },
     { name: 'parquet-wasm', message: 'Parquet belongs in activities/.' },
@@ -38,7 +44,16 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        __dirname: 'readonly',
+        console: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

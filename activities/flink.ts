@@ -69,10 +69,13 @@ export class SqlGatewaySession {
     executionConfig: Record<string, string> = {},
     timeoutMs = 120_000,
   ): Promise<{ jobId?: string; columns: string[]; rows: unknown[][] }> {
-    const { operationHandle } = await call<{ operationHandle: string }>(`${this.base}/sessions/${this.handle}/statements`, {
-      method: 'POST',
-      body: JSON.stringify({ statement, executionConfig }),
-    });
+    const { operationHandle } = await call<{ operationHandle: string }>(
+      `${this.base}/sessions/${this.handle}/statements`,
+      {
+        method: 'POST',
+        body: JSON.stringify({ statement, executionConfig }),
+      },
+    );
     const op = `${this.base}/sessions/${this.handle}/operations/${operationHandle}`;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -94,7 +97,9 @@ export class SqlGatewaySession {
       try {
         page = await call<ResultPage>(next.startsWith('http') ? next : `${this.base.replace(/\/v3$/, '')}${next}`);
       } catch (err) {
-        throw new FlinkSqlRejected(`${(err as Error).message.replace(/^.*HTTP \d+: /, '')} [in: ${statement.slice(0, 160)}]`);
+        throw new FlinkSqlRejected(
+          `${(err as Error).message.replace(/^.*HTTP \d+: /, '')} [in: ${statement.slice(0, 160)}]`,
+        );
       }
       jobId ??= page.jobID;
       if (page.results?.columns) columns = page.results.columns.map((c) => c.name);
@@ -136,9 +141,10 @@ export async function waitFlinkJob(restUrl: string, jobId: string, timeoutMs = 3
   for (;;) {
     const { state } = await flinkJob(restUrl, jobId);
     if (state === 'FAILED') {
-      const ex = await call<{ 'root-exception'?: string; exceptionHistory?: { entries?: { exceptionName: string; stacktrace: string }[] } }>(
-        `${restUrl.replace(/\/$/, '')}/jobs/${jobId}/exceptions`,
-      ).catch(() => undefined);
+      const ex = await call<{
+        'root-exception'?: string;
+        exceptionHistory?: { entries?: { exceptionName: string; stacktrace: string }[] };
+      }>(`${restUrl.replace(/\/$/, '')}/jobs/${jobId}/exceptions`).catch(() => undefined);
       const root = ex?.exceptionHistory?.entries?.[0]?.stacktrace ?? ex?.['root-exception'] ?? '';
       const cause = [...root.matchAll(/Caused by: ([^\n]+)/g)].map((m) => m[1]).at(-1) ?? root.split('\n')[0];
       throw new Error(`Flink job ${jobId} FAILED: ${cause}`);

@@ -12,11 +12,14 @@ export interface KafkaClient {
  * kafkajs logs retriable conditions (a coordinator still loading after a broker start) as errors,
  * although it retries them itself. Only errors that are not retried reach stderr.
  */
-const RETRIABLE = /coordinator is not available|not the correct coordinator|leader(ship)? (is )?not available|There is no leader/i;
+const RETRIABLE =
+  /coordinator is not available|not the correct coordinator|leader(ship)? (is )?not available|There is no leader/i;
 const logCreator = () => (entry: { level: number; label: string; log: { message: string; error?: string } }) => {
   if (entry.level > logLevel.ERROR) return;
   if (RETRIABLE.test(`${entry.log.message} ${entry.log.error ?? ''}`)) return;
-  process.stderr.write(`kafkajs ${entry.label}: ${entry.log.message}${entry.log.error ? `: ${entry.log.error}` : ''}\n`);
+  process.stderr.write(
+    `kafkajs ${entry.label}: ${entry.log.message}${entry.log.error ? `: ${entry.log.error}` : ''}\n`,
+  );
 };
 
 export function createKafkaClient(brokers: string[], clientId = 'sluice'): KafkaClient {
@@ -40,7 +43,10 @@ export async function ensureTopic(client: KafkaClient, topic: string, partitions
   await client.withAdmin(async (admin) => {
     const existing = await admin.listTopics();
     if (existing.includes(topic)) return;
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
   });
 }
 
@@ -82,7 +88,11 @@ export async function produceJson(
  */
 export async function consumeJson(client: KafkaClient, topic: string, timeoutMs = 30_000): Promise<unknown[]> {
   const end = await endOffsets(client, topic);
-  const remaining = new Set(Object.entries(end).filter(([, o]) => o > 0).map(([p]) => p));
+  const remaining = new Set(
+    Object.entries(end)
+      .filter(([, o]) => o > 0)
+      .map(([p]) => p),
+  );
   const out: unknown[] = [];
   if (remaining.size === 0) return out;
   const consumer = client.kafka.consumer({ groupId: `sluice-read-${topic}-${process.pid}-${Date.now()}` });
@@ -91,7 +101,8 @@ export async function consumeJson(client: KafkaClient, topic: string, timeoutMs 
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`timed out after ${timeoutMs} ms reading ${topic} (partitions left: ${[...remaining]})`)),
+        () =>
+          reject(new Error(`timed out after ${timeoutMs} ms reading ${topic} (partitions left: ${[...remaining]})`)),
         timeoutMs,
       );
       consumer

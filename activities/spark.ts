@@ -90,7 +90,12 @@ export async function listSparkApps(uiUrl: string): Promise<{ active: SparkApp[]
   return { active: body.activeapps ?? [], completed: body.completedapps ?? [] };
 }
 
-const RUNNER = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..', 'jobs', 'spark_sql_runner.py');
+const RUNNER = path.resolve(
+  __dirname,
+  __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..',
+  'jobs',
+  'spark_sql_runner.py',
+);
 
 /** Engine messages that mean the job itself is wrong, not the cluster. */
 const PERMANENT = [

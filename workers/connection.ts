@@ -15,7 +15,10 @@ export function connectionOptions(e: Env) {
     mtls || e.TEMPORAL_TLS_CA
       ? {
           clientCertPair: mtls
-            ? { crt: read(e.TEMPORAL_TLS_CERT!, 'TEMPORAL_TLS_CERT'), key: read(e.TEMPORAL_TLS_KEY!, 'TEMPORAL_TLS_KEY') }
+            ? {
+                crt: read(e.TEMPORAL_TLS_CERT!, 'TEMPORAL_TLS_CERT'),
+                key: read(e.TEMPORAL_TLS_KEY!, 'TEMPORAL_TLS_KEY'),
+              }
             : undefined,
           serverRootCACertificate: e.TEMPORAL_TLS_CA ? read(e.TEMPORAL_TLS_CA, 'TEMPORAL_TLS_CA') : undefined,
           serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME,

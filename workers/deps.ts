@@ -29,10 +29,7 @@ export function depsFromEnv(e: Env): ActivityDeps {
       uiUrl: e.SLUICE_SPARK_UI,
       sparkHome: e.SLUICE_SPARK_HOME ?? layout!.sparkHome,
       python: e.SLUICE_PYSPARK_PYTHON ?? layout!.python,
-      jars:
-        e.SLUICE_SPARK_JARS !== undefined
-          ? e.SLUICE_SPARK_JARS.split(',').filter(Boolean)
-          : layout!.sparkKafkaJars,
+      jars: e.SLUICE_SPARK_JARS !== undefined ? e.SLUICE_SPARK_JARS.split(',').filter(Boolean) : layout!.sparkKafkaJars,
       workDir: path.join(path.dirname(e.SLUICE_LAKE), 'work'),
     },
     flink: { restUrl: e.SLUICE_FLINK_REST, gatewayUrl: e.SLUICE_FLINK_SQL_GATEWAY },

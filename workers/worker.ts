@@ -16,7 +16,9 @@ export interface SluiceWorkerOptions {
  * Creates the Sluice worker: every workflow of workflows/ and every activity of activities/ on the
  * configured task queue. The caller runs it (`worker.run()`) and owns the returned connection.
  */
-export async function createSluiceWorker(opts: SluiceWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createSluiceWorker(
+  opts: SluiceWorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   const { env } = opts;
   const connection = opts.connection ?? (await NativeConnection.connect(connectionOptions(env)));
   const worker = await Worker.create({
