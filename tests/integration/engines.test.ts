@@ -76,7 +76,9 @@ test('spark: spark-submit reads the topic by offsets and writes Parquet that Nod
   expect(fs.readdirSync(path.dirname(out)).filter((f) => f.startsWith('.'))).toEqual([]);
   // The application really ran on the standalone master.
   const apps = await listSparkApps(deps.spark.uiUrl);
-  expect([...apps.active, ...apps.completed].some((a) => a.name === appName && a.id === result.applicationId)).toBe(true);
+  expect([...apps.active, ...apps.completed].some((a) => a.name === appName && a.id === result.applicationId)).toBe(
+    true,
+  );
 });
 
 test('spark: bad SQL is rejected with the engine message and is not retryable', async () => {

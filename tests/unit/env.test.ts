@@ -31,7 +31,9 @@ test('a wrong variable is named, with what is wrong and what it got', () => {
   expect(problemsOf({ TEMPORAL_ADDRESS: 'no-port' })).toEqual([
     'TEMPORAL_ADDRESS: expected host:port, e.g. 127.0.0.1:7233 (got "no-port")',
   ]);
-  expect(problemsOf({ SLUICE_FLINK_REST: 'localhost:8081' })[0]).toMatch(/^SLUICE_FLINK_REST: expected an http\(s\) URL/);
+  expect(problemsOf({ SLUICE_FLINK_REST: 'localhost:8081' })[0]).toMatch(
+    /^SLUICE_FLINK_REST: expected an http\(s\) URL/,
+  );
   expect(problemsOf({ SLUICE_WORKER_MAX_ACTIVITIES: '-3' })[0]).toMatch(/^SLUICE_WORKER_MAX_ACTIVITIES: /);
   expect(problemsOf({ SLUICE_SPARK_MASTER: 'yarn' })[0]).toMatch(/^SLUICE_SPARK_MASTER: expected spark:\/\/host:port/);
 });
