@@ -9,6 +9,8 @@ type Bench = (args: string[]) => Promise<Record<string, unknown>>;
 const benches: Record<string, () => Bench> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   policies: () => require('./policies').run as Bench,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  'policy-sim': () => require('./sim/run-sim').run as Bench,
 };
 
 async function main(): Promise<void> {
