@@ -4,6 +4,7 @@ import type { ActivityDeps } from '../workers/deps';
 import { FlinkSqlRejected, SqlGatewaySession, waitFlinkJob } from './flink';
 import { consumeJson, ensureTopic, produceJson, type PartitionOffsets } from './kafka';
 import { partitionPath, readPartition, tableRows, type LakeLayer } from './lake';
+import { findGoneHolders, type HolderRef } from './pool';
 import { submitSparkSql, SparkJobRejected, type SparkResult, type SparkSqlJob } from './spark';
 
 /** Error types no retry can fix; workflows list them in `nonRetryableErrorTypes` too. */
@@ -106,6 +107,12 @@ export function createActivities(deps: ActivityDeps) {
 
     async ensureTopic(input: { topic: string }): Promise<void> {
       await ensureTopic(deps.kafka, input.topic);
+    },
+
+    /** The pool scheduler's liveness check: which of these holders have ended or been reset. */
+    async findGoneHolders(holders: HolderRef[]): Promise<HolderRef[]> {
+      if (!deps.temporal) throw new Error('findGoneHolders needs a Temporal client (ActivityDeps.temporal)');
+      return findGoneHolders(deps.temporal(), holders);
     },
 
     /** Reads a topic's JSON records up to its end offsets (bounded: for small results only). */

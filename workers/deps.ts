@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { Client } from '@temporalio/client';
 import type { Env } from '../config/env';
 import { createKafkaClient, type KafkaClient } from '../activities/kafka';
 import type { SparkConfig } from '../activities/spark';
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   spark: SparkConfig;
   flink: { restUrl: string; gatewayUrl: string };
   lake: string;
+  /** A Temporal client for activities that read other workflows (the pool's liveness check). */
+  temporal?: () => Client;
 }
 
 /**

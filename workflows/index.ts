@@ -1,3 +1,8 @@
 // Every workflow type the worker registers. Workflow code runs in Temporal's sandbox: see
 // eslint.config.mjs for what it may not import.
 export { helloWorkflow, helloPipelineWorkflow } from './hello';
+export { poolSchedulerWorkflow } from './pool/scheduler';
+export { holdResourcesWorkflow } from './pool/hold';
+export { withAdmission, isRevocation, poolWorkflowId, AdmissionErrors } from './pool/admission';
+export type { AdmissionAsk, AdmissionGrant } from './pool/admission';
+export type { PoolInput, PoolOptions } from './pool/pool-state';

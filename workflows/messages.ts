@@ -1,0 +1,151 @@
+/**
+ * Every signal, query and update of Sluice, defined once (DESIGN.md §3). The TypeScript name matches
+ * the wire name, and a shipped name is never changed: names live in workflow histories forever.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PolicyConfig, ResourceVector } from '../scheduler-policies';
+
+// ---- holder → scheduler ----------------------------------------------------------------------
+
+export interface RequestAdmission {
+  requestId: string;
+  /** The workflow that holds the grant; the scheduler signals it back and watches that it lives. */
+  holderWorkflowId: string;
+  /** The holder's run: a reset or a new run of the same id is another holder. */
+  holderRunId?: string;
+  /** The pool this request is meant for; a scheduler rejects a request for another pool. */
+  pool?: string;
+  tenant: string;
+  queue?: string;
+  /** Higher runs first. @default 0 */
+  priority?: number;
+  demand: ResourceVector;
+  kind: 'batch' | 'streaming';
+  /** May be revoked to make room (capacity policy). @default false */
+  preemptible?: boolean;
+  estimatedRuntimeMs?: number;
+}
+export const requestAdmission = defineSignal<[RequestAdmission]>('requestAdmission');
+
+export interface ReleaseAdmission {
+  requestId: string;
+}
+/** Releases a grant, or withdraws a request still waiting. Idempotent. */
+export const releaseAdmission = defineSignal<[ReleaseAdmission]>('releaseAdmission');
+
+// ---- scheduler → holder ----------------------------------------------------------------------
+
+export interface AdmissionGranted {
+  requestId: string;
+  grantedAt: number;
+}
+export const admissionGranted = defineSignal<[AdmissionGranted]>('admissionGranted');
+
+export type RevocationReason = 'preempted' | 'holder-gone' | 'pool-resized';
+export interface AdmissionRevoked {
+  requestId: string;
+  reason: RevocationReason;
+}
+export const admissionRevoked = defineSignal<[AdmissionRevoked]>('admissionRevoked');
+
+export interface AdmissionRejected {
+  requestId: string;
+  reason: string;
+}
+export const admissionRejected = defineSignal<[AdmissionRejected]>('admissionRejected');
+
+// ---- operators → scheduler -------------------------------------------------------------------
+
+export interface ConfigurePool {
+  capacity?: ResourceVector;
+  policy?: PolicyConfig;
+}
+export interface PoolConfigView {
+  capacity: ResourceVector;
+  policy: PolicyConfig;
+}
+/** Validated synchronously (a bad config is rejected and never enters history); answers the new config. */
+export const configurePool = defineUpdate<PoolConfigView, [ConfigurePool]>('configurePool');
+
+export interface GrantView {
+  requestId: string;
+  holderWorkflowId: string;
+  tenant: string;
+  queue?: string;
+  priority: number;
+  demand: ResourceVector;
+  kind: 'batch' | 'streaming';
+  preemptible: boolean;
+  submittedAt: number;
+  grantedAt: number;
+  /** Set while a revocation waits for the holder to stop. */
+  revoking?: RevocationReason;
+}
+export interface PendingView {
+  requestId: string;
+  holderWorkflowId: string;
+  tenant: string;
+  queue?: string;
+  priority: number;
+  demand: ResourceVector;
+  kind: 'batch' | 'streaming';
+  submittedAt: number;
+  waitingMs: number;
+  reason: string;
+}
+export interface PoolStateView {
+  pool: string;
+  capacity: ResourceVector;
+  used: ResourceVector;
+  policy: PolicyConfig;
+  running: GrantView[];
+  pending: PendingView[];
+  counters: PoolCounters;
+  /** Continue-as-new generations so far. */
+  generation: number;
+}
+export interface PoolCounters {
+  submitted: number;
+  granted: number;
+  released: number;
+  rejected: number;
+  revoked: number;
+  reclaimed: number;
+  /** A request granted while already granted: must stay 0 (checked by tests and the benchmark). */
+  duplicateGrants: number;
+}
+export const poolState = defineQuery<PoolStateView>('poolState');
+
+export interface Explanation {
+  requestId: string;
+  status: 'pending' | 'running' | 'released' | 'rejected' | 'unknown';
+  /** Why it waits, why it was granted, or how it ended. */
+  explanation: string;
+}
+export const explain = defineQuery<Explanation, [string]>('explain');
+
+/** One request's life as the scheduler recorded it (bounded ring, newest last). */
+export interface RequestRecord {
+  requestId: string;
+  holderWorkflowId: string;
+  tenant: string;
+  queue?: string;
+  demand: ResourceVector;
+  submittedAt: number;
+  /** Order of arrival at the scheduler. */
+  submittedSeq: number;
+  grantedAt?: number;
+  grantedSeq?: number;
+  endedAt?: number;
+  /** Order of the end (release, reclaim, rejection) among all events. */
+  endedSeq?: number;
+  outcome?: 'released' | 'rejected' | 'reclaimed' | 'withdrawn';
+  waitMs?: number;
+  reason?: string;
+}
+export interface RecordsPage {
+  records: RequestRecord[];
+  /** Records dropped from the ring so far (oldest first). */
+  dropped: number;
+}
+export const requestRecords = defineQuery<RecordsPage>('requestRecords');

@@ -1,0 +1,662 @@
+/**
+ * The state of one resource pool, as a plain class the scheduler workflow delegates to (STYLE.md:
+ * an entity workflow keeps its state in a class; handlers call it; the main body waits). Pure and
+ * deterministic: the caller passes `now`; nothing here touches Temporal, so it is unit-tested alone.
+ *
+ * Invariants kept here:
+ * - the sum of running demands (revoking grants included, until their holder lets go) never exceeds
+ *   capacity when a grant is made: every admit is re-checked against free capacity, whatever the
+ *   policy said;
+ * - a request id is granted at most once (`duplicateGrants` counts violations and stays 0);
+ * - every request ends exactly once: released, withdrawn, rejected or reclaimed.
+ */
+import { z } from 'zod';
+import {
+  createPolicy,
+  formatConfigIssues,
+  PolicyConfigSchema,
+  type AdmissionRequest,
+  type PolicyConfig,
+  type ResourceVector,
+  type SchedulingPolicy,
+} from '../../scheduler-policies';
+import type {
+  ConfigurePool,
+  Explanation,
+  PoolCounters,
+  PoolStateView,
+  RecordsPage,
+  RequestAdmission,
+  RequestRecord,
+  RevocationReason,
+} from '../messages';
+
+export interface PoolOptions {
+  /** How often the holders of grants and requests are checked for being alive. @default 30_000 */
+  holderCheckIntervalMs: number;
+  /** How long a revoked holder has to stop and release before its grant is reclaimed anyway. @default 300_000 */
+  revokeGraceMs: number;
+  /** Completed request records kept in the ring (the newest). @default 1000 */
+  recordLimit: number;
+  /**
+   * Continue-as-new once the history has this many events even if Temporal has not suggested it.
+   * @default undefined (only when Temporal suggests it)
+   */
+  continueAsNewAfterEvents?: number;
+}
+
+export const DEFAULT_POOL_OPTIONS: PoolOptions = {
+  holderCheckIntervalMs: 30_000,
+  revokeGraceMs: 300_000,
+  recordLimit: 1000,
+};
+
+const resourceName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'expected a resource name such as cpu or memoryMb');
+export const CapacitySchema = z
+  .record(resourceName, z.number().finite().nonnegative())
+  .refine((c) => Object.keys(c).length > 0, 'expected at least one resource, e.g. {"cpu": 8}');
+const DemandSchema = z
+  .record(resourceName, z.number({ error: 'expected a number' }).finite().nonnegative())
+  .refine((d) => Object.values(d).some((v) => v > 0), 'expected a positive amount of at least one resource');
+
+const PoolOptionsSchema = z.strictObject({
+  holderCheckIntervalMs: z.number().int().min(100).optional(),
+  revokeGraceMs: z.number().int().min(0).optional(),
+  recordLimit: z.number().int().min(0).optional(),
+  continueAsNewAfterEvents: z.number().int().min(100).optional(),
+});
+
+export const PoolInputSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes'),
+  capacity: CapacitySchema,
+  policy: PolicyConfigSchema,
+  options: PoolOptionsSchema.optional(),
+  carried: z.any().optional(),
+});
+
+export const ConfigurePoolSchema = z
+  .strictObject({ capacity: CapacitySchema.optional(), policy: PolicyConfigSchema.optional() })
+  .refine((u) => u.capacity !== undefined || u.policy !== undefined, 'expected capacity, policy or both');
+
+const RequestAdmissionSchema = z.strictObject({
+  requestId: z.string().min(1).max(512),
+  holderWorkflowId: z.string().min(1),
+  holderRunId: z.string().min(1).optional(),
+  pool: z.string().optional(),
+  tenant: z.string().min(1),
+  queue: z.string().min(1).optional(),
+  priority: z.number().finite().optional(),
+  demand: DemandSchema,
+  kind: z.enum(['batch', 'streaming']),
+  preemptible: z.boolean().optional(),
+  estimatedRuntimeMs: z.number().finite().positive().optional(),
+});
+
+/** Parses input with a schema; throws an Error listing `path: problem` lines. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw new Error(`invalid ${what}: ${formatConfigIssues(r.error).join('; ')}`);
+  return r.data;
+}
+
+export interface PoolInput {
+  name: string;
+  capacity: ResourceVector;
+  policy: PolicyConfig;
+  options?: Partial<PoolOptions>;
+  /** State carried across continue-as-new; absent on a pool's first run. */
+  carried?: CarriedState;
+}
+
+interface Holder {
+  workflowId: string;
+  runId?: string;
+}
+
+interface Entry {
+  req: RequestAdmission & { priority: number; preemptible: boolean };
+  submittedAt: number;
+  submittedSeq: number;
+}
+
+interface GrantEntry extends Entry {
+  grantedAt: number;
+  grantedSeq: number;
+  revoking?: { reason: RevocationReason; at: number };
+}
+
+/** Everything that survives continue-as-new: JSON-shaped (arrays, records, numbers). */
+export interface CarriedState {
+  capacity: ResourceVector;
+  policy: PolicyConfig;
+  pending: Entry[];
+  running: GrantEntry[];
+  records: RequestRecord[];
+  dropped: number;
+  counters: PoolCounters;
+  seq: number;
+  generation: number;
+}
+
+/** A signal the scheduler owes a holder. */
+export type Outgoing =
+  | { signal: 'admissionGranted'; holder: Holder; requestId: string; grantedAt: number }
+  | { signal: 'admissionRevoked'; holder: Holder; requestId: string; reason: RevocationReason }
+  | { signal: 'admissionRejected'; holder: Holder; requestId: string; reason: string };
+
+const zeroCounters = (): PoolCounters => ({
+  submitted: 0,
+  granted: 0,
+  released: 0,
+  rejected: 0,
+  revoked: 0,
+  reclaimed: 0,
+  duplicateGrants: 0,
+});
+
+export class PoolState {
+  readonly name: string;
+  readonly options: PoolOptions;
+  private capacity: ResourceVector;
+  private policyConfig: PolicyConfig;
+  private policy: SchedulingPolicy;
+  /** Waiting requests in arrival order (the policies break ties by this order). */
+  private pending: Entry[];
+  private running: GrantEntry[];
+  /** Completed records, oldest first, at most `options.recordLimit`. */
+  private records: RequestRecord[];
+  private dropped: number;
+  private counters: PoolCounters;
+  private seq: number;
+  readonly generation: number;
+  /** Ids of every completed request still in the ring: a reused id is rejected. */
+  private completedIds: Set<string>;
+  /** The policy's reason per waiting request, from the latest decision. */
+  private reasons: Record<string, string> = {};
+  private outbox: Outgoing[] = [];
+  /** Set by every change; the workflow runs a decision when it is set. */
+  dirty = true;
+
+  constructor(input: PoolInput) {
+    const c = input.carried;
+    this.name = input.name;
+    this.options = { ...DEFAULT_POOL_OPTIONS, ...input.options };
+    this.capacity = c?.capacity ?? input.capacity;
+    this.policyConfig = c?.policy ?? input.policy;
+    this.policy = createPolicy(this.policyConfig);
+    this.pending = c?.pending ?? [];
+    this.running = c?.running ?? [];
+    this.records = c?.records ?? [];
+    this.dropped = c?.dropped ?? 0;
+    this.counters = c?.counters ?? zeroCounters();
+    this.seq = c?.seq ?? 0;
+    this.generation = c ? c.generation + 1 : 0;
+    this.completedIds = new Set(this.records.map((r) => r.requestId));
+  }
+
+  /** The state to carry into the next run. */
+  carry(): CarriedState {
+    return {
+      capacity: this.capacity,
+      policy: this.policyConfig,
+      pending: this.pending,
+      running: this.running,
+      records: this.records,
+      dropped: this.dropped,
+      counters: this.counters,
+      seq: this.seq,
+      generation: this.generation,
+    };
+  }
+
+  /** True when signals are owed to holders (the workflow wakes for them, as for a decision). */
+  hasOutbox(): boolean {
+    return this.outbox.length > 0;
+  }
+
+  /** Signals owed to holders since the last call; the workflow sends them. */
+  takeOutbox(): Outgoing[] {
+    const out = this.outbox;
+    this.outbox = [];
+    return out;
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------
+
+  /** A requestAdmission signal. Never throws: a bad message is rejected back to its holder. */
+  request(raw: unknown, now: number): void {
+    const holder = holderOf(raw);
+    const parsed = RequestAdmissionSchema.safeParse(raw);
+    if (!parsed.success) {
+      if (holder) this.reject(holder, `invalid request: ${formatConfigIssues(parsed.error).join('; ')}`, now);
+      else this.counters.rejected += 1; // no holder to tell: counted, and visible in the scheduler's logs
+      return;
+    }
+    const msg = parsed.data;
+    const who: Holder = { workflowId: msg.holderWorkflowId, runId: msg.holderRunId };
+    const fail = (reason: string) => this.reject({ ...who, requestId: msg.requestId }, reason, now, msg);
+    if (msg.pool !== undefined && msg.pool !== this.name) {
+      return fail(`unknown pool ${JSON.stringify(msg.pool)}: this scheduler is pool ${this.name}`);
+    }
+    const problem = this.demandProblem(msg.demand);
+    if (problem) return fail(problem);
+
+    const existing = this.find(msg.requestId);
+    if (existing) {
+      if (!sameDemand(existing.req.demand, msg.demand) || existing.req.holderWorkflowId !== msg.holderWorkflowId) {
+        return fail(`duplicate requestId ${msg.requestId} with a different demand or holder`);
+      }
+      // The same request again (a retried signal): idempotent; a holder that asks again while
+      // granted may have missed the grant, so it is sent once more.
+      if ('grantedAt' in existing) {
+        this.outbox.push({
+          signal: 'admissionGranted',
+          holder: who,
+          requestId: msg.requestId,
+          grantedAt: existing.grantedAt,
+        });
+      }
+      return;
+    }
+    if (this.completedIds.has(msg.requestId)) return fail(`requestId ${msg.requestId} was already used`);
+
+    this.counters.submitted += 1;
+    this.pending.push({
+      req: { ...msg, priority: msg.priority ?? 0, preemptible: msg.preemptible ?? false },
+      submittedAt: now,
+      submittedSeq: ++this.seq,
+    });
+    this.dirty = true;
+  }
+
+  /** A releaseAdmission signal: ends a grant or withdraws a waiting request. Idempotent. */
+  release(raw: unknown, now: number): void {
+    const requestId = (raw as { requestId?: unknown } | null)?.requestId;
+    if (typeof requestId !== 'string') return;
+    const r = this.running.findIndex((g) => g.req.requestId === requestId);
+    if (r >= 0) {
+      const [g] = this.running.splice(r, 1);
+      this.counters.released += 1;
+      this.complete(g!, 'released', now);
+      this.dirty = true;
+      return;
+    }
+    const p = this.pending.findIndex((e) => e.req.requestId === requestId);
+    if (p >= 0) {
+      const [e] = this.pending.splice(p, 1);
+      this.complete(e!, 'withdrawn', now);
+      this.dirty = true;
+    }
+  }
+
+  /** Validated synchronously by the update's validator: throws naming the field. */
+  static validateConfigure(update: unknown): ConfigurePool {
+    return parseOrThrow(ConfigurePoolSchema, update, 'configurePool');
+  }
+
+  /**
+   * Applies a new capacity and/or policy. Shrinking below current use revokes preemptible grants
+   * (newest first, reason 'pool-resized') until the rest fits; non-preemptible grants run on, and
+   * nothing new is admitted until use is back under capacity. Waiting requests that can no longer
+   * fit at all are rejected.
+   */
+  configure(update: ConfigurePool, now: number): { capacity: ResourceVector; policy: PolicyConfig } {
+    if (update.policy) {
+      this.policy = createPolicy(update.policy);
+      this.policyConfig = update.policy;
+    }
+    if (update.capacity) {
+      this.capacity = update.capacity;
+      const used = this.used();
+      if (exceeds(used, this.capacity)) {
+        const victims = this.running
+          .filter((g) => g.req.preemptible && !g.revoking)
+          .sort((a, b) => b.grantedSeq - a.grantedSeq);
+        for (const g of victims) {
+          if (!exceeds(this.used(true), this.capacity)) break;
+          this.revoke(g, 'pool-resized', now);
+        }
+      }
+      for (const e of [...this.pending]) {
+        const problem = this.demandProblem(e.req.demand);
+        if (problem) {
+          this.pending.splice(this.pending.indexOf(e), 1);
+          this.reject(
+            { workflowId: e.req.holderWorkflowId, runId: e.req.holderRunId, requestId: e.req.requestId },
+            `${problem} (after the pool was resized)`,
+            now,
+            e.req,
+            e,
+          );
+        }
+      }
+    }
+    this.dirty = true;
+    return { capacity: this.capacity, policy: this.policyConfig };
+  }
+
+  /** Holders found gone (terminated, failed, timed out, reset): their grants and requests end. */
+  reclaim(gone: Holder[], now: number): number {
+    const isGone = (e: Entry) =>
+      gone.some(
+        (h) => h.workflowId === e.req.holderWorkflowId && (h.runId === undefined || h.runId === e.req.holderRunId),
+      );
+    let n = 0;
+    for (const g of this.running.filter(isGone)) {
+      this.running.splice(this.running.indexOf(g), 1);
+      this.counters.reclaimed += 1;
+      this.complete(g, 'reclaimed', now, 'holder-gone');
+      n++;
+    }
+    for (const e of this.pending.filter(isGone)) {
+      this.pending.splice(this.pending.indexOf(e), 1);
+      this.complete(e, 'withdrawn', now, 'holder-gone');
+      n++;
+    }
+    if (n > 0) this.dirty = true;
+    return n;
+  }
+
+  /** Every distinct holder with a grant or a waiting request: what the liveness check describes. */
+  holders(): Holder[] {
+    const seen = new Map<string, Holder>();
+    for (const e of [...this.running, ...this.pending]) {
+      const key = `${e.req.holderWorkflowId}\u0000${e.req.holderRunId ?? ''}`;
+      if (!seen.has(key)) seen.set(key, { workflowId: e.req.holderWorkflowId, runId: e.req.holderRunId });
+    }
+    return [...seen.values()];
+  }
+
+  // ---- the decision -----------------------------------------------------------------------------
+
+  /**
+   * Runs the policy over the current snapshot and applies its decision: revocations first (one wave
+   * at a time: no new preemption while an earlier one still waits for its holder), then grants,
+   * each re-checked against free capacity.
+   */
+  decide(now: number): void {
+    this.dirty = false;
+    // A revoked holder that never let go within the grace period is reclaimed.
+    for (const g of this.running.filter((x) => x.revoking && now - x.revoking.at >= this.options.revokeGraceMs)) {
+      this.running.splice(this.running.indexOf(g), 1);
+      this.counters.reclaimed += 1;
+      this.complete(g, 'reclaimed', now, `no release within ${this.options.revokeGraceMs} ms of revocation`);
+    }
+    if (this.pending.length === 0) {
+      this.reasons = {};
+      return;
+    }
+    const decision = this.policy.decide({
+      capacity: this.capacity,
+      now,
+      running: this.running.map((g) => ({ request: toPolicyRequest(g), grantedAt: g.grantedAt })),
+      pending: this.pending.map(toPolicyRequest),
+    });
+    this.reasons = decision.waiting;
+
+    if (!this.running.some((g) => g.revoking)) {
+      const byId = new Map(this.running.map((g) => [g.req.requestId, g]));
+      for (const id of decision.preempt) {
+        const g = byId.get(id);
+        if (g && g.req.preemptible) this.revoke(g, 'preempted', now);
+      }
+    }
+
+    const free = subtract(this.capacity, this.used());
+    const pendingById = new Map(this.pending.map((e) => [e.req.requestId, e]));
+    const granted = new Set<string>();
+    for (const id of decision.admit) {
+      const e = pendingById.get(id);
+      if (!e) continue;
+      if (this.running.some((g) => g.req.requestId === id)) {
+        this.counters.duplicateGrants += 1;
+        continue;
+      }
+      if (!fits(e.req.demand, free)) {
+        // The policy counted on capacity that is still held (a revocation in flight): wait for it.
+        this.reasons[id] = `waiting for revoked grants to be released: ${shortfall(e.req.demand, free)}`;
+        continue;
+      }
+      take(free, e.req.demand);
+      granted.add(id);
+      this.running.push({ ...e, grantedAt: now, grantedSeq: ++this.seq });
+      this.counters.granted += 1;
+      this.outbox.push({
+        signal: 'admissionGranted',
+        holder: { workflowId: e.req.holderWorkflowId, runId: e.req.holderRunId },
+        requestId: id,
+        grantedAt: now,
+      });
+    }
+    if (granted.size > 0) this.pending = this.pending.filter((e) => !granted.has(e.req.requestId));
+  }
+
+  // ---- queries ----------------------------------------------------------------------------------
+
+  view(now: number): PoolStateView {
+    return {
+      pool: this.name,
+      capacity: this.capacity,
+      used: this.used(),
+      policy: this.policyConfig,
+      running: this.running.map((g) => ({
+        requestId: g.req.requestId,
+        holderWorkflowId: g.req.holderWorkflowId,
+        tenant: g.req.tenant,
+        queue: g.req.queue,
+        priority: g.req.priority,
+        demand: g.req.demand,
+        kind: g.req.kind,
+        preemptible: g.req.preemptible,
+        submittedAt: g.submittedAt,
+        grantedAt: g.grantedAt,
+        ...(g.revoking ? { revoking: g.revoking.reason } : {}),
+      })),
+      pending: this.pending.map((e) => ({
+        requestId: e.req.requestId,
+        holderWorkflowId: e.req.holderWorkflowId,
+        tenant: e.req.tenant,
+        queue: e.req.queue,
+        priority: e.req.priority,
+        demand: e.req.demand,
+        kind: e.req.kind,
+        submittedAt: e.submittedAt,
+        waitingMs: now - e.submittedAt,
+        reason: this.reasons[e.req.requestId] ?? 'arrived; not yet considered by the policy',
+      })),
+      counters: { ...this.counters },
+      generation: this.generation,
+    };
+  }
+
+  explain(requestId: string, now: number): Explanation {
+    const g = this.running.find((x) => x.req.requestId === requestId);
+    if (g) {
+      const how = g.revoking ? `; being revoked (${g.revoking.reason}), waiting for its holder to stop` : '';
+      return {
+        requestId,
+        status: 'running',
+        explanation:
+          `granted by the ${this.policy.name} policy after waiting ${g.grantedAt - g.submittedAt} ms: ` +
+          `${fmt(g.req.demand)} fitted in the free capacity at that time${how}`,
+      };
+    }
+    const p = this.pending.find((x) => x.req.requestId === requestId);
+    if (p) {
+      return {
+        requestId,
+        status: 'pending',
+        explanation: `waiting ${now - p.submittedAt} ms under the ${this.policy.name} policy: ${
+          this.reasons[requestId] ?? 'arrived; not yet considered by the policy'
+        }`,
+      };
+    }
+    const r = [...this.records].reverse().find((x) => x.requestId === requestId);
+    if (r) {
+      const status = r.outcome === 'rejected' ? 'rejected' : 'released';
+      const granted = r.grantedAt !== undefined ? `granted after ${r.waitMs} ms, ` : '';
+      return { requestId, status, explanation: `${granted}${r.outcome}${r.reason ? `: ${r.reason}` : ''}` };
+    }
+    return { requestId, status: 'unknown', explanation: `pool ${this.name} has no record of request ${requestId}` };
+  }
+
+  recordsPage(): RecordsPage {
+    const active = [...this.running, ...this.pending].map((e) => this.recordOf(e));
+    return {
+      records: [...this.records, ...active].sort((a, b) => a.submittedSeq - b.submittedSeq),
+      dropped: this.dropped,
+    };
+  }
+
+  /** Resources held by grants; with `excludeRevoking`, those not already being given back. */
+  used(excludeRevoking = false): ResourceVector {
+    const used: ResourceVector = Object.fromEntries(Object.keys(this.capacity).map((k) => [k, 0]));
+    for (const g of this.running) {
+      if (excludeRevoking && g.revoking) continue;
+      for (const [k, v] of Object.entries(g.req.demand)) used[k] = (used[k] ?? 0) + v;
+    }
+    return used;
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private find(requestId: string): Entry | GrantEntry | undefined {
+    return (
+      this.running.find((g) => g.req.requestId === requestId) ?? this.pending.find((e) => e.req.requestId === requestId)
+    );
+  }
+
+  private demandProblem(demand: ResourceVector): string | undefined {
+    for (const [k, v] of Object.entries(demand)) {
+      if (!(k in this.capacity)) return `demand.${k}: pool ${this.name} has no resource ${k}`;
+      if (v > this.capacity[k]!) return `demand.${k}: ${v} exceeds pool capacity ${this.capacity[k]}`;
+    }
+    return undefined;
+  }
+
+  private revoke(g: GrantEntry, reason: RevocationReason, now: number): void {
+    g.revoking = { reason, at: now };
+    this.counters.revoked += 1;
+    this.outbox.push({
+      signal: 'admissionRevoked',
+      holder: { workflowId: g.req.holderWorkflowId, runId: g.req.holderRunId },
+      requestId: g.req.requestId,
+      reason,
+    });
+  }
+
+  private reject(
+    to: Holder & { requestId: string },
+    reason: string,
+    now: number,
+    req?: Partial<RequestAdmission>,
+    entry?: Entry,
+  ): void {
+    this.counters.rejected += 1;
+    this.outbox.push({ signal: 'admissionRejected', holder: to, requestId: to.requestId, reason });
+    // A rejected duplicate must not shadow the live request's record.
+    if (this.find(to.requestId)) return;
+    this.pushRecord({
+      requestId: to.requestId,
+      holderWorkflowId: to.workflowId,
+      tenant: req?.tenant ?? '?',
+      queue: req?.queue,
+      demand: req?.demand ?? {},
+      submittedAt: entry?.submittedAt ?? now,
+      submittedSeq: entry?.submittedSeq ?? ++this.seq,
+      endedAt: now,
+      endedSeq: ++this.seq,
+      outcome: 'rejected',
+      reason,
+    });
+  }
+
+  private complete(e: Entry | GrantEntry, outcome: RequestRecord['outcome'], now: number, reason?: string): void {
+    this.pushRecord({ ...this.recordOf(e), endedAt: now, endedSeq: ++this.seq, outcome, reason });
+  }
+
+  private recordOf(e: Entry | GrantEntry): RequestRecord {
+    const g = 'grantedAt' in e ? e : undefined;
+    return {
+      requestId: e.req.requestId,
+      holderWorkflowId: e.req.holderWorkflowId,
+      tenant: e.req.tenant,
+      queue: e.req.queue,
+      demand: e.req.demand,
+      submittedAt: e.submittedAt,
+      submittedSeq: e.submittedSeq,
+      ...(g ? { grantedAt: g.grantedAt, grantedSeq: g.grantedSeq, waitMs: g.grantedAt - g.submittedAt } : {}),
+    };
+  }
+
+  private pushRecord(r: RequestRecord): void {
+    this.records.push(r);
+    this.completedIds.add(r.requestId);
+    while (this.records.length > this.options.recordLimit) {
+      const old = this.records.shift()!;
+      this.completedIds.delete(old.requestId);
+      this.dropped += 1;
+    }
+  }
+}
+
+function holderOf(raw: unknown): (Holder & { requestId: string }) | undefined {
+  const m = raw as { requestId?: unknown; holderWorkflowId?: unknown; holderRunId?: unknown } | null;
+  if (!m || typeof m.requestId !== 'string' || typeof m.holderWorkflowId !== 'string' || !m.holderWorkflowId) {
+    return undefined;
+  }
+  return {
+    requestId: m.requestId,
+    workflowId: m.holderWorkflowId,
+    runId: typeof m.holderRunId === 'string' ? m.holderRunId : undefined,
+  };
+}
+
+function toPolicyRequest(e: Entry): AdmissionRequest {
+  return {
+    id: e.req.requestId,
+    tenant: e.req.tenant,
+    queue: e.req.queue,
+    priority: e.req.priority,
+    demand: e.req.demand,
+    submittedAt: e.submittedAt,
+    preemptible: e.req.preemptible,
+    estimatedRuntimeMs: e.req.estimatedRuntimeMs,
+    kind: e.req.kind,
+  };
+}
+
+function sameDemand(a: ResourceVector, b: ResourceVector): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) if ((a[k] ?? 0) !== (b[k] ?? 0)) return false;
+  return true;
+}
+
+function subtract(a: ResourceVector, b: ResourceVector): ResourceVector {
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
+}
+
+function fits(demand: ResourceVector, free: ResourceVector): boolean {
+  return Object.entries(demand).every(([k, v]) => v <= (free[k] ?? 0) + 1e-9);
+}
+
+function take(free: ResourceVector, demand: ResourceVector): void {
+  for (const [k, v] of Object.entries(demand)) free[k] = (free[k] ?? 0) - v;
+}
+
+function exceeds(used: ResourceVector, capacity: ResourceVector): boolean {
+  return Object.entries(used).some(([k, v]) => v > (capacity[k] ?? 0) + 1e-9);
+}
+
+function shortfall(demand: ResourceVector, free: ResourceVector): string {
+  return Object.entries(demand)
+    .filter(([k, v]) => v > (free[k] ?? 0))
+    .map(([k, v]) => `needs ${v} ${k}, ${Math.max(0, free[k] ?? 0)} free`)
+    .join(', ');
+}
+
+function fmt(v: ResourceVector): string {
+  return Object.entries(v)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+}
