@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { PROJECT_ROOT } from '../stack/paths';
 import { registerDemo } from './demo';
+import { UsageError } from './errors';
+import { registerPool } from './pool';
+import { registerWorker } from './worker';
 import { registerStack } from './stack';
 
 export function buildProgram(): Command {
@@ -13,6 +16,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerStack(program);
   registerDemo(program);
+  registerPool(program);
+  registerWorker(program);
   return program;
 }
 
@@ -22,7 +27,13 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`sluice: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     if (err instanceof CommanderError) {
+      // Commander already printed its parse error.
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }

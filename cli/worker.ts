@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { parseEnv } from '../config/env';
+import { createSluiceWorker } from '../workers/worker';
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('run a Sluice worker in the foreground (Ctrl-C stops it gracefully)')
+    .action(async () => {
+      const env = parseEnv();
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+      const { worker, connection } = await createSluiceWorker({ env });
+      process.stderr.write(`sluice: worker polling ${env.SLUICE_TASK_QUEUE} on ${env.TEMPORAL_ADDRESS}\n`);
+      try {
+        await worker.run();
+      } finally {
+        await connection.close();
+      }
+    });
+}

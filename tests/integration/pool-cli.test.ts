@@ -1,0 +1,142 @@
+/**
+ * `sluice pool` and `sluice explain` through the real CLI, against the stack's Temporal server and
+ * a Sluice worker (in-process here; `sluice worker` in real use).
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { parseEnv } from '../../config/env';
+import { createSluiceWorker } from '../../workers/worker';
+import { holdResourcesWorkflow } from '../../workflows';
+import type { PoolStateView } from '../../workflows/messages';
+
+jest.setTimeout(180_000);
+const CLI = path.join(__dirname, '..', '..', 'bin', 'sluice.js');
+const taskQueue = `it-pool-${Date.now().toString(36)}`;
+const pool = `cli-${Date.now().toString(36)}`;
+const cliEnv = { ...process.env, SLUICE_TASK_QUEUE: taskQueue };
+
+/** Runs the CLI asynchronously (the in-process worker must keep running meanwhile). */
+function sluice(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+let connection: Connection;
+let client: Client;
+let stopWorker: () => Promise<void>;
+
+beforeAll(async () => {
+  const env = parseEnv(cliEnv);
+  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const { worker, connection: wc } = await createSluiceWorker({ env });
+  const running = worker.run();
+  stopWorker = async () => {
+    worker.shutdown();
+    await running;
+    await wc.close();
+  };
+});
+afterAll(async () => {
+  await client?.workflow
+    .getHandle(`pool/${pool}`)
+    .terminate('test done')
+    .catch(() => undefined);
+  await stopWorker?.();
+  await connection?.close();
+});
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('pool create, show (table and JSON) and explain, through the CLI', async () => {
+  const created = await sluice(['pool', pool, '--capacity', 'cpu=4,memoryMb=8192', '--policy', 'fifo']);
+  expect(created.stderr).toContain(`started pool ${pool}`);
+  expect(created.status).toBe(0);
+  expect(created.stdout).toContain(`pool ${pool}`);
+  expect(created.stdout).toContain('capacity cpu=4 memoryMb=8192');
+
+  const start = (id: string, cpu: number) =>
+    client.workflow.start(holdResourcesWorkflow, {
+      taskQueue,
+      workflowId: id,
+      args: [{ pool, demand: { cpu }, holdMs: 600_000, tenant: 'ana', kind: 'batch', requestId: `${id}#r` }],
+    });
+  const big = await start(`${pool}-big`, 3);
+  const view = await until(async () => {
+    const r = await sluice(['pool', pool, '--json']);
+    const v = JSON.parse(r.stdout) as PoolStateView;
+    return v.running.length === 1 ? v : undefined;
+  });
+  expect(view.used).toEqual({ cpu: 3, memoryMb: 0 });
+  const small = await start(`${pool}-small`, 2);
+  const waiting = await until(async () => {
+    const v = JSON.parse((await sluice(['pool', pool, '--json'])).stdout) as PoolStateView;
+    return v.pending.length === 1 && v.pending[0]!.reason.startsWith('head') ? v : undefined;
+  });
+  expect(waiting.pending[0]).toMatchObject({ requestId: `${pool}-small#r`, tenant: 'ana', demand: { cpu: 2 } });
+  expect(waiting.pending[0]!.reason).toBe('head of the queue: needs 2 cpu, 1 free');
+
+  const table = await sluice(['pool', pool]);
+  expect(table.status).toBe(0);
+  expect(table.stdout).toContain(`${pool}-big#r`);
+  expect(table.stdout).toContain('head of the queue: needs 2 cpu, 1 free');
+
+  const why = await sluice(['explain', `${pool}-small#r`]);
+  expect(why.status).toBe(0);
+  expect(why.stdout).toContain(`${pool}-small#r in pool ${pool}: pending`);
+  expect(why.stdout).toContain('under the fifo policy: head of the queue: needs 2 cpu, 1 free');
+  const granted = JSON.parse((await sluice(['explain', `${pool}-big#r`, '--pool', pool, '--json'])).stdout);
+  expect(granted).toMatchObject({ pool, status: 'running' });
+  expect(granted.explanation).toMatch(/^granted by the fifo policy after waiting \d+ ms: 3 cpu fitted/);
+  const unknown = await sluice(['explain', 'no-such-request', '--pool', pool]);
+  expect(unknown.status).toBe(1);
+  expect(unknown.stdout).toContain(`pool ${pool} has no record of request no-such-request`);
+
+  // Growing the pool through the configurePool update admits the waiting request.
+  const grown = await sluice(['pool', pool, '--capacity', 'cpu=6,memoryMb=8192']);
+  expect(grown.stderr).toContain(`reconfigured pool ${pool}`);
+  await until(async () => {
+    const v = JSON.parse((await sluice(['pool', pool, '--json'])).stdout) as PoolStateView;
+    return v.running.length === 2 ? true : undefined;
+  });
+  await big.cancel();
+  await small.cancel();
+});
+
+test('bad pool arguments are rejected with the field named, and start nothing', async () => {
+  const badCapacity = await sluice(['pool', 'x1', '--capacity', 'cpu=lots']);
+  expect(badCapacity.status).toBe(2);
+  expect(badCapacity.stderr).toContain('"cpu=lots" is not one');
+  const badPolicy = await sluice([
+    'pool',
+    'x1',
+    '--capacity',
+    'cpu=1',
+    '--policy',
+    '{"kind":"capacity","queues":[{"name":"a","guaranteed":0.6,"max":0.5}]}',
+  ]);
+  expect(badPolicy.status).toBe(2);
+  expect(badPolicy.stderr).toMatch(/queues\[0\]\.guaranteed/);
+  const badName = await sluice(['pool', 'Bad Name']);
+  expect(badName.status).toBe(2);
+  expect(badName.stderr).toContain('pool name "Bad Name": expected lowercase letters, digits and dashes');
+  const missing = await sluice(['pool', 'never-created']);
+  expect(missing.status).toBe(1);
+  expect(missing.stderr).toContain('pool never-created is not running');
+  await expect(client.workflow.getHandle('pool/x1').describe()).rejects.toThrow();
+});
