@@ -1,0 +1,493 @@
+import { z } from 'zod';
+import { DURATION_SYNTAX, parseDuration } from './duration';
+import { PARTITION_MS, type Partitioning } from './partitions';
+import { scanSelect } from './sql-text';
+
+/*
+ * The pipeline spec (DESIGN.md §2). Everything here is pure and JSON-shaped: a parsed spec travels
+ * in workflow inputs and is re-validated with `parsePipelineSpec` wherever it arrives as JSON.
+ *
+ * Layout, so that streaming and lambda pipelines can be added without breaking batch ones: the
+ * top level is a union discriminated on `kind` (only `batch` so far); `source` and `transform`
+ * describe the computation once, independent of the engine; engine settings live in their own
+ * block (`batch` now; `stream` later).
+ */
+
+/** Column types a source may declare. `epoch_millis` is a BIGINT of milliseconds since the epoch. */
+export const COLUMN_TYPES = ['string', 'int', 'bigint', 'double', 'boolean', 'timestamp', 'epoch_millis'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+/** Column types that `sum` accepts. */
+export const NUMERIC_TYPES: readonly ColumnType[] = ['int', 'bigint', 'double', 'epoch_millis'];
+/** Column types an event-time column may have. */
+export const TIME_TYPES: readonly ColumnType[] = ['timestamp', 'epoch_millis'];
+
+/** Column and output names: plain identifiers, so they never need escaping inside backticks. */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Pipeline names: they appear in workflow ids, lake paths and Spark application names. */
+export const PIPELINE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+
+/** The column Sluice derives from the event-time column in the `events` view. */
+export const EVENT_TIME_COLUMN = 'event_time';
+/** Output columns holding a window's bounds. */
+export const WINDOW_COLUMNS = ['window_start', 'window_end'] as const;
+/** Columns the Spark runner adds to a Kafka source's rows. */
+const KAFKA_RUNNER_COLUMNS = ['_kafka_partition', '_kafka_offset'];
+const RESERVED_BY_SLUICE = `reserved (Sluice derives ${EVENT_TIME_COLUMN} from eventTime)`;
+const RESERVED_BY_RUNNER = 'reserved (the Spark runner adds it to Kafka records)';
+
+// ---- field helpers: every message says what was expected, `required` when the field is missing
+
+type Issue = { input?: unknown };
+const expected = (what: string) => (issue: Issue) => (issue.input === undefined ? 'required' : `expected ${what}`);
+/** For objects and unions: our message for a missing or non-object value, zod's otherwise. */
+const objectError = (what: string) => (issue: Issue & { code?: string }) =>
+  issue.code === 'invalid_type' ? expected(what)(issue) : undefined;
+
+/** A strict object (unknown keys are rejected by name) that says `required` when missing. */
+function strict<T extends z.core.$ZodLooseShape>(shape: T, what = 'an object') {
+  return z.strictObject(shape, { error: objectError(what) });
+}
+
+function text(what = 'a non-empty string') {
+  return z.string({ error: expected(what) }).min(1, { error: `expected ${what}` });
+}
+
+function matching(pattern: RegExp, what: string) {
+  return z
+    .string({ error: expected(what) })
+    .regex(pattern, { error: (issue) => `expected ${what}, got ${JSON.stringify(issue.input)}` });
+}
+
+/** A positive finite number (zod's numbers exclude Infinity and NaN). */
+function positive(what = 'a positive number') {
+  return z.number({ error: expected(what) }).positive({ error: `expected ${what}` });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  const list = values.map((v) => JSON.stringify(v)).join(' | ');
+  return z.enum(values, {
+    error: (issue) => (issue.input === undefined ? 'required' : `expected ${list}, got ${JSON.stringify(issue.input)}`),
+  });
+}
+
+const columnName = () => matching(IDENTIFIER, 'a column name matching ^[A-Za-z_][A-Za-z0-9_]*$');
+
+// ---- source
+
+export const ColumnTypeSchema = oneOf(COLUMN_TYPES);
+
+/** Column name → type, in the order the columns are read. */
+export const ColumnsSchema = z
+  .record(z.string().regex(IDENTIFIER), ColumnTypeSchema, {
+    error: (issue) => {
+      if (issue.code === 'invalid_key') {
+        return `invalid column name ${JSON.stringify(issue.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$`;
+      }
+      return issue.input === undefined ? 'required' : 'expected an object of column name → type';
+    },
+  })
+  .refine((columns) => Object.keys(columns).length > 0, { error: 'declare at least one column' });
+
+const sourceFields = {
+  /** Column name → type of each record. */
+  schema: ColumnsSchema,
+  /** The event-time column (type `timestamp` or `epoch_millis`); partitions and windows use it. */
+  eventTime: columnName(),
+};
+
+/** Records of a Kafka topic, one JSON object per message value. */
+export const KafkaSourceSchema = strict({
+  kind: z.literal('kafka'),
+  topic: matching(KAFKA_TOPIC, 'a Kafka topic name (letters, digits, ".", "_", "-")'),
+  format: z.literal('json', { error: 'expected "json" (the only format so far)' }),
+  ...sourceFields,
+}).superRefine((source, ctx) => checkSourceColumns(source, KAFKA_RUNNER_COLUMNS, ctx));
+
+/** Another pipeline's output in the lake (`<lake>/<pipeline>/<layer>/<partition>/`, Parquet). */
+export const LakeSourceSchema = strict({
+  kind: z.literal('lake'),
+  pipeline: matching(PIPELINE_NAME, 'a pipeline name matching ^[a-z0-9][a-z0-9-]{0,62}$'),
+  layer: oneOf(['batch', 'stream', 'merged']),
+  ...sourceFields,
+}).superRefine((source, ctx) => checkSourceColumns(source, [], ctx));
+
+export const SourceSchema = z.discriminatedUnion('kind', [KafkaSourceSchema, LakeSourceSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? `unknown source kind ${describe(issue.input, 'kind')}; expected kafka | lake`
+      : objectError('an object')(issue),
+});
+
+// ---- transform
+
+/** A tumbling (fixed, non-overlapping, epoch-aligned) event-time window. */
+export const WindowSchema = strict({
+  /** `"<n> <unit>"`, e.g. `15 minutes`; must divide the partition length evenly. */
+  tumbling: z.string({ error: expected(DURATION_SYNTAX) }).refine((t) => parseDuration(t) !== undefined, {
+    error: (issue) => `expected ${DURATION_SYNTAX}, got ${JSON.stringify(issue.input)}`,
+  }),
+});
+
+const outputName = () => matching(IDENTIFIER, 'an output column name matching ^[A-Za-z_][A-Za-z0-9_]*$');
+
+/** `COUNT(*)`: rows per group. */
+export const CountAggregateSchema = strict({
+  fn: z.literal('count'),
+  column: z.never({ error: 'count takes no column (it counts rows)' }).optional(),
+  /** Output column name. */
+  as: outputName(),
+});
+
+/** `SUM`/`MIN`/`MAX` of a column; `sum` needs a numeric one. */
+export const ColumnAggregateSchema = strict({
+  fn: z.enum(['sum', 'min', 'max']),
+  column: z
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? 'required (sum, min and max take a column)' : 'expected a column name',
+    })
+    .min(1, { error: 'expected a column name' }),
+  /** Output column name. */
+  as: outputName(),
+});
+
+export const AggregateSchema = z.discriminatedUnion('fn', [CountAggregateSchema, ColumnAggregateSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? `unknown aggregate ${describe(issue.input, 'fn')}; expected count | sum | min | max`
+      : objectError('an object { fn, column?, as }')(issue),
+});
+
+/**
+ * The computation described once, compiled to each engine's SQL: optional tumbling window over
+ * event time, group-by columns, aggregates. Output columns: `window_start`, `window_end` (with a
+ * window), the group-by columns, then the aggregates in order.
+ */
+export const DeclarativeTransformSchema = strict({
+  window: WindowSchema.optional(),
+  /** Group-by columns of the source schema (may be empty: one row per window, or one row). */
+  groupBy: z.array(columnName(), { error: expected('an array of column names') }),
+  aggregates: z
+    .array(AggregateSchema, { error: expected('an array of aggregates') })
+    .min(1, { error: 'declare at least one aggregate' }),
+});
+
+/**
+ * Raw Spark SQL, an escape hatch for pipelines that are not lambda pipelines: one SELECT (or
+ * WITH ... SELECT) over the view `events`, whose rows are already restricted to the partition's
+ * event-time range. Its output columns are not known before it runs.
+ */
+export const SqlTransformSchema = strict({
+  sql: z.string({ error: expected('a string of Spark SQL') }).superRefine((sql, ctx) => {
+    const scan = scanSelect(sql);
+    if (!scan.ok) ctx.addIssue({ code: 'custom', message: scan.problem });
+  }),
+});
+
+export type DeclarativeTransform = z.output<typeof DeclarativeTransformSchema>;
+export type SqlTransform = z.output<typeof SqlTransformSchema>;
+export type Transform = DeclarativeTransform | SqlTransform;
+
+/**
+ * `{ sql }` or the declarative form, told apart by the `sql` key so that errors describe the form
+ * the author meant (a plain union would report both forms' errors at once).
+ */
+export const TransformSchema = z
+  .custom<Transform>((input) => input !== null && typeof input === 'object' && !Array.isArray(input), {
+    error: (issue) => (issue.input === undefined ? 'required' : 'expected { window?, groupBy, aggregates } or { sql }'),
+  })
+  .superRefine((input, ctx) => {
+    const schema = 'sql' in input ? SqlTransformSchema : DeclarativeTransformSchema;
+    const result = schema.safeParse(input);
+    if (result.success) return;
+    for (const issue of result.error.issues) {
+      ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+    }
+  });
+
+/** Whether a transform is the declarative form (compiled per engine) rather than raw SQL. */
+export function isDeclarative(transform: Transform): transform is DeclarativeTransform {
+  return !('sql' in transform);
+}
+
+// ---- engine settings and validation
+
+/** How a batch run is admitted to a resource pool and sized (DESIGN.md §3). */
+export const BatchSettingsSchema = strict({
+  /** Resource pool the runs are admitted to. */
+  pool: text(),
+  /** Tenant charged for the runs (fair sharing). */
+  tenant: text(),
+  /** Capacity queue, for pools with the capacity policy. */
+  queue: text().optional(),
+  /**
+   * Higher runs first.
+   * @default 0
+   */
+  priority: z.number({ error: expected('a number') }).default(0),
+  /** Demand of one run, held for its whole duration. */
+  resources: strict({
+    cpu: positive(),
+    memoryMb: positive('a positive integer').int({ error: 'expected a positive integer' }),
+  }),
+  /** Expected run time, for backfilling schedulers. */
+  estimatedRuntimeMs: positive().optional(),
+});
+
+/** Checks of a finished partition before it is published. */
+export const ValidateSchema = strict({
+  /**
+   * Fewest rows a partition may have.
+   * @default 0
+   */
+  minRows: z
+    .number({ error: expected('a non-negative integer') })
+    .int({ error: 'expected a non-negative integer' })
+    .min(0, { error: 'expected a non-negative integer' })
+    .default(0),
+  /**
+   * Columns the output must have.
+   * @default every output column of a declarative transform; none for raw SQL
+   */
+  requiredColumns: z.array(columnName(), { error: expected('an array of column names') }).optional(),
+}).default({ minRows: 0 });
+
+export const PartitioningSchema = oneOf(['hour', 'day']);
+
+/** A batch pipeline: one Spark run per partition, admitted to a pool, validated, published. */
+export const BatchPipelineSpecSchema = strict({
+  name: matching(PIPELINE_NAME, 'a name matching ^[a-z0-9][a-z0-9-]{0,62}$'),
+  kind: z.literal('batch'),
+  description: z.string({ error: expected('a string') }).optional(),
+  source: SourceSchema,
+  transform: TransformSchema,
+  /** UTC hours (`YYYY-MM-DDTHH`) or UTC days (`YYYY-MM-DD`). */
+  partitioning: PartitioningSchema,
+  batch: BatchSettingsSchema,
+  validate: ValidateSchema,
+}).superRefine(checkComputation, {
+  // Run the cross-field checks whenever the fields they read are valid on their own, so that
+  // one bad field elsewhere does not hide them.
+  when: (payload) =>
+    payload.issues.every((issue) => {
+      const head = issue.path?.[0];
+      return head !== undefined
+        ? !['source', 'transform', 'partitioning', 'validate'].includes(String(head))
+        : issue.code === 'unrecognized_keys';
+    }),
+});
+
+/**
+ * Every pipeline spec, discriminated on `kind`. Only `batch` so far; `streaming` and `lambda`
+ * join as further members.
+ */
+export const PipelineSpecSchema = z.discriminatedUnion('kind', [BatchPipelineSpecSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch`
+      : objectError('a pipeline spec object')(issue),
+});
+
+export type PipelineSpec = z.output<typeof PipelineSpecSchema>;
+/** What authors write: defaults (`batch.priority`, `validate`) may be left out. */
+export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
+export type BatchPipelineSpec = z.output<typeof BatchPipelineSpecSchema>;
+export type Source = z.output<typeof SourceSchema>;
+export type KafkaSource = z.output<typeof KafkaSourceSchema>;
+export type LakeSource = z.output<typeof LakeSourceSchema>;
+export type Aggregate = z.output<typeof AggregateSchema>;
+export type BatchSettings = z.output<typeof BatchSettingsSchema>;
+
+// ---- errors and entry points
+
+/**
+ * A spec that does not validate; permanent (fail the workflow with
+ * `ApplicationFailure.nonRetryable(message, 'InvalidPipelineSpec')`). `issues` are `path: problem`.
+ */
+export class InvalidPipelineSpec extends Error {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[], name?: string) {
+    super(`invalid pipeline spec${name ? ` ${JSON.stringify(name)}` : ''}: ${issues.join('; ')}`);
+    this.name = 'InvalidPipelineSpec';
+    this.issues = issues;
+  }
+}
+
+/**
+ * Formats a zod error as one `path: problem` line per issue, e.g.
+ * `transform.aggregates[1].column: unknown column "amout" (schema has user, amount, ts)`.
+ * The root is written `(root)`.
+ */
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+}
+
+/** Validates a spec that arrived as data (JSON, workflow input); throws {@link InvalidPipelineSpec}. */
+export function parsePipelineSpec(input: unknown): PipelineSpec {
+  const result = PipelineSpecSchema.safeParse(input);
+  if (result.success) return result.data;
+  const name = input !== null && typeof input === 'object' ? (input as { name?: unknown }).name : undefined;
+  throw new InvalidPipelineSpec(formatIssues(result.error), typeof name === 'string' ? name : undefined);
+}
+
+/**
+ * Declares a pipeline in code: validates `spec` and returns it with defaults applied.
+ * @throws InvalidPipelineSpec listing every problem as `path: problem`.
+ */
+export function definePipeline(spec: PipelineSpecInput): PipelineSpec {
+  return parsePipelineSpec(spec);
+}
+
+// ---- cross-field checks
+
+type Ctx = z.RefinementCtx;
+
+/** Checks of a source on its own: event-time column, reserved and clashing names. */
+function checkSourceColumns(
+  source: { schema: Record<string, ColumnType>; eventTime: string },
+  runnerColumns: readonly string[],
+  ctx: Ctx,
+): void {
+  const seen = new Map<string, string>();
+  for (const column of Object.keys(source.schema)) {
+    const lower = column.toLowerCase();
+    const reserved =
+      lower === EVENT_TIME_COLUMN ? RESERVED_BY_SLUICE : runnerColumns.includes(lower) ? RESERVED_BY_RUNNER : undefined;
+    if (reserved) {
+      ctx.addIssue({ code: 'custom', path: ['schema', column], message: `column name "${column}" is ${reserved}` });
+    }
+    const earlier = seen.get(lower);
+    if (earlier !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schema', column],
+        message: `column "${column}" clashes with "${earlier}" (Spark column names are case-insensitive)`,
+      });
+    }
+    seen.set(lower, column);
+  }
+  const type = source.schema[source.eventTime];
+  if (seen.size === 0) return; // reported on the schema itself
+  if (!Object.hasOwn(source.schema, source.eventTime)) {
+    ctx.addIssue({ code: 'custom', path: ['eventTime'], message: unknownColumn(source.eventTime, source.schema) });
+  } else if (!TIME_TYPES.includes(type)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['eventTime'],
+      message: `column "${source.eventTime}" must be of type timestamp or epoch_millis`,
+    });
+  }
+}
+
+/** Checks that relate the transform to the source schema, the partitioning and validation. */
+function checkComputation(
+  spec: {
+    source: { schema: Record<string, ColumnType> };
+    transform: Transform;
+    partitioning: Partitioning;
+    validate: { requiredColumns?: string[] };
+  },
+  ctx: Ctx,
+): void {
+  const { schema } = spec.source;
+  const required = spec.validate.requiredColumns ?? [];
+  duplicates(required).forEach((i) =>
+    ctx.addIssue({
+      code: 'custom',
+      path: ['validate', 'requiredColumns', i],
+      message: `duplicate column "${required[i]}"`,
+    }),
+  );
+  if (!isDeclarative(spec.transform)) return;
+  const { window, groupBy, aggregates } = spec.transform;
+
+  if (window) {
+    const duration = parseDuration(window.tumbling)!;
+    const partitionMs = PARTITION_MS[spec.partitioning];
+    const problem =
+      duration.ms > partitionMs
+        ? `${window.tumbling} is longer than the ${spec.partitioning} partition`
+        : partitionMs % duration.ms !== 0
+          ? `${window.tumbling} does not divide the ${spec.partitioning} partition evenly`
+          : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['transform', 'window', 'tumbling'], message: problem });
+  }
+
+  groupBy.forEach((column, i) => {
+    if (!Object.hasOwn(schema, column)) {
+      ctx.addIssue({ code: 'custom', path: ['transform', 'groupBy', i], message: unknownColumn(column, schema) });
+    } else if (window && (WINDOW_COLUMNS as readonly string[]).includes(column.toLowerCase())) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['transform', 'groupBy', i],
+        message: `"${column}" clashes with the window bounds of a windowed output`,
+      });
+    }
+  });
+  duplicates(groupBy).forEach((i) =>
+    ctx.addIssue({ code: 'custom', path: ['transform', 'groupBy', i], message: `duplicate column "${groupBy[i]}"` }),
+  );
+
+  const taken = new Map<string, string>(WINDOW_COLUMNS.map((c) => [c, 'is reserved for the window bounds']));
+  for (const column of groupBy) taken.set(column.toLowerCase(), 'clashes with a groupBy column');
+  aggregates.forEach((aggregate, i) => {
+    const path = ['transform', 'aggregates', i];
+    if (aggregate.fn !== 'count') {
+      const type = schema[aggregate.column];
+      if (!Object.hasOwn(schema, aggregate.column)) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'column'], message: unknownColumn(aggregate.column, schema) });
+      } else if (aggregate.fn === 'sum' && !NUMERIC_TYPES.includes(type)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'column'],
+          message: `sum needs a numeric column (int, bigint, double, epoch_millis); "${aggregate.column}" is ${type}`,
+        });
+      }
+    }
+    const clash = taken.get(aggregate.as.toLowerCase());
+    if (clash) ctx.addIssue({ code: 'custom', path: [...path, 'as'], message: `"${aggregate.as}" ${clash}` });
+    taken.set(aggregate.as.toLowerCase(), 'is already the name of an earlier aggregate');
+  });
+
+  const outputs = declarativeOutputNames(spec.transform);
+  required.forEach((column, i) => {
+    if (!outputs.includes(column)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['validate', 'requiredColumns', i],
+        message: `unknown output column "${column}" (outputs: ${outputs.join(', ')})`,
+      });
+    }
+  });
+}
+
+/** Output column names of a declarative transform, in order. */
+export function declarativeOutputNames(transform: DeclarativeTransform): string[] {
+  return [...(transform.window ? WINDOW_COLUMNS : []), ...transform.groupBy, ...transform.aggregates.map((a) => a.as)];
+}
+
+function unknownColumn(column: string, schema: Record<string, ColumnType>): string {
+  return `unknown column "${column}" (schema has ${Object.keys(schema).join(', ')})`;
+}
+
+/** Indexes of entries that repeat an earlier one. */
+function duplicates(values: readonly string[]): number[] {
+  return values.flatMap((value, i) => (values.indexOf(value) < i ? [i] : []));
+}
+
+function describe(input: unknown, key: string): string {
+  const value = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[key] : input;
+  return value === undefined ? '(missing)' : JSON.stringify(value);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out === '' ? '(root)' : out;
+}

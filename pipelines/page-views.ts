@@ -1,0 +1,30 @@
+import { definePipeline } from '../lib/pipelines';
+
+/**
+ * Page views per page in 15-minute windows, one partition per UTC hour, from the `page-views`
+ * Kafka topic (JSON values such as `{"user":"u1","page":"/home","amount":30,"ts":1795600800000}`).
+ * Output columns: window_start, window_end, page, views, total_amount, max_amount.
+ */
+export const pageViews = definePipeline({
+  name: 'page-views',
+  kind: 'batch',
+  description: 'Page views, amount total and largest amount per page in 15-minute windows',
+  source: {
+    kind: 'kafka',
+    topic: 'page-views',
+    format: 'json',
+    schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' },
+    eventTime: 'ts',
+  },
+  transform: {
+    window: { tumbling: '15 minutes' },
+    groupBy: ['page'],
+    aggregates: [
+      { fn: 'count', as: 'views' },
+      { fn: 'sum', column: 'amount', as: 'total_amount' },
+      { fn: 'max', column: 'amount', as: 'max_amount' },
+    ],
+  },
+  partitioning: 'hour',
+  batch: { pool: 'default', tenant: 'web', resources: { cpu: 1, memoryMb: 1024 } },
+});

@@ -1,0 +1,90 @@
+import {
+  batchOutputColumns,
+  compileBatch,
+  parsePipelineSpec,
+  sparkType,
+  type PipelineSpec,
+} from '../../../lib/pipelines';
+import { getPipeline, PIPELINES } from '../../../pipelines';
+import { dailyRevenue } from '../../../pipelines/daily-revenue';
+import { pageViews } from '../../../pipelines/page-views';
+
+describe('example pipelines', () => {
+  it('are registered under their names and pass validation (also as JSON)', () => {
+    expect(Object.keys(PIPELINES).sort()).toEqual(['daily-revenue', 'page-views']);
+    for (const [name, spec] of Object.entries(PIPELINES)) {
+      expect(spec.name).toBe(name);
+      expect(parsePipelineSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
+    }
+  });
+
+  it('page-views is the hourly Kafka pipeline of the brief', () => {
+    expect(pageViews).toEqual({
+      name: 'page-views',
+      kind: 'batch',
+      description: expect.any(String),
+      source: {
+        kind: 'kafka',
+        topic: 'page-views',
+        format: 'json',
+        schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' },
+        eventTime: 'ts',
+      },
+      transform: {
+        window: { tumbling: '15 minutes' },
+        groupBy: ['page'],
+        aggregates: [
+          { fn: 'count', as: 'views' },
+          { fn: 'sum', column: 'amount', as: 'total_amount' },
+          { fn: 'max', column: 'amount', as: 'max_amount' },
+        ],
+      },
+      partitioning: 'hour',
+      batch: { pool: 'default', tenant: 'web', priority: 0, resources: { cpu: 1, memoryMb: 1024 } },
+      validate: { minRows: 0 },
+    } satisfies PipelineSpec);
+  });
+
+  it('every lake source reads a registered pipeline, with the schema that pipeline writes', () => {
+    const lakeSourced = Object.values(PIPELINES).filter((spec) => spec.source.kind === 'lake');
+    expect(lakeSourced.map((s) => s.name)).toEqual(['daily-revenue']);
+    for (const spec of lakeSourced) {
+      if (spec.source.kind !== 'lake') continue;
+      const upstream = getPipeline(spec.source.pipeline);
+      const written = batchOutputColumns(upstream)!.map((c) => `${c.name} ${c.type}`);
+      const read = Object.entries(spec.source.schema).map(([name, type]) => `${name} ${sparkType(type)}`);
+      expect(read).toEqual(written);
+    }
+  });
+
+  it('daily-revenue compiles for a day over page-views partitions', () => {
+    const step = compileBatch(dailyRevenue, '2026-11-25', { path: '/lake/page-views/batch/2026-11-25T*' });
+    expect(step.sources).toEqual([
+      { view: 'raw_events', format: 'parquet', path: '/lake/page-views/batch/2026-11-25T*' },
+    ]);
+    expect(step.sql).toContain("WHERE `event_time` >= TIMESTAMP '2026-11-25T00:00:00Z'");
+    expect(step.sql).toContain("AND `event_time` < TIMESTAMP '2026-11-26T00:00:00Z'");
+    expect('sql' in dailyRevenue.transform && step.sql.endsWith(`)\n${dailyRevenue.transform.sql}`)).toBe(true);
+    expect(step.outputColumns).toBeUndefined();
+  });
+});
+
+describe('getPipeline', () => {
+  it('returns a registered pipeline', () => {
+    expect(getPipeline('page-views')).toBe(pageViews);
+    expect(getPipeline('daily-revenue')).toBe(dailyRevenue);
+  });
+
+  it('names the known pipelines for an unknown name, including inherited property names', () => {
+    expect(() => getPipeline('pageviews')).toThrow('unknown pipeline "pageviews" (known: daily-revenue, page-views)');
+    expect(() => getPipeline('constructor')).toThrow(
+      'unknown pipeline "constructor" (known: daily-revenue, page-views)',
+    );
+    try {
+      getPipeline('x');
+    } catch (err) {
+      expect((err as Error).name).toBe('UnknownPipeline');
+    }
+    expect.assertions(3);
+  });
+});
