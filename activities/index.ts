@@ -1,11 +1,13 @@
 import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import * as path from 'node:path';
 import type { ActivityDeps } from '../workers/deps';
 import { FlinkSqlRejected, SqlGatewaySession, waitFlinkJob } from './flink';
-import { consumeJson, ensureTopic, produceJson, type PartitionOffsets } from './kafka';
+import { consumeJson, endOffsets, ensureTopic, produceJson, type PartitionOffsets } from './kafka';
 import { partitionPath, readPartition, tableRows, type LakeLayer } from './lake';
 import { findGoneHolders, type HolderRef } from './pool';
-import { submitSparkSql, SparkJobRejected, type SparkResult, type SparkSqlJob } from './spark';
+import { readResultMarker, submitSparkSql, SparkJobRejected, type SparkResult, type SparkSqlJob } from './spark';
+import { checkBatchOutput, type BatchOutputSummary, type ValidationPlan } from '../lib/pipelines';
 
 /** Error types no retry can fix; workflows list them in `nonRetryableErrorTypes` too. */
 export const PERMANENT_ERROR_TYPES = ['SparkJobRejected', 'FlinkSqlRejected', 'InvalidInput'] as const;
@@ -45,9 +47,13 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const job: SparkSqlJob = {
         ...input,
-        sources: input.sources.map((s) =>
-          s.format === 'kafka' && !s.bootstrapServers ? { ...s, bootstrapServers: deps.brokers.join(',') } : s,
-        ),
+        sources: input.sources.map((s) => {
+          if (s.format === 'kafka') return s.bootstrapServers ? s : { ...s, bootstrapServers: deps.brokers.join(',') };
+          // lake://<pipeline>/<layer>[/<partition glob>]: a path in the configured lake.
+          return s.path.startsWith('lake://')
+            ? { ...s, path: path.join(deps.lake, s.path.slice('lake://'.length)) }
+            : s;
+        }),
         output: {
           path: partitionPath(deps.lake, input.output.pipeline, input.output.layer, input.output.partition),
           partitionBy: input.output.partitionBy,
@@ -63,6 +69,44 @@ export function createActivities(deps: ActivityDeps) {
         if (err instanceof SparkJobRejected) throw ApplicationFailure.nonRetryable(err.message, 'SparkJobRejected');
         throw err;
       }
+    },
+
+    /** The end offsets of a topic now: a batch run reads up to them, so its retries read the same records. */
+    async kafkaEndOffsets(input: { topic: string }): Promise<PartitionOffsets> {
+      return endOffsets(deps.kafka, input.topic);
+    },
+
+    /**
+     * Checks a written partition against the pipeline's validation plan: complete (`_SUCCESS`), read
+     * back through Arrow for its real row count, and its columns (Spark's types, from the result
+     * marker written with the data). Fails permanently with every problem named.
+     */
+    async validateLakeOutput(input: {
+      pipeline: string;
+      layer: LakeLayer;
+      partition: string;
+      plan: ValidationPlan;
+    }): Promise<BatchOutputSummary> {
+      const dir = partitionPath(deps.lake, input.pipeline, input.layer, input.partition);
+      const fail = (problem: string) =>
+        ApplicationFailure.nonRetryable(`output ${dir}: ${problem}`, 'OutputValidationFailed');
+      let table;
+      try {
+        table = readPartition(dir);
+      } catch (err) {
+        throw fail((err as Error).message);
+      }
+      const marker = readResultMarker(dir);
+      const summary: BatchOutputSummary = {
+        rows: table.numRows,
+        columns: marker?.columns ?? table.schema.fields.map((f) => ({ name: f.name, type: String(f.type) })),
+      };
+      const problems = checkBatchOutput(input.plan, summary);
+      if (marker && marker.rows !== table.numRows) {
+        problems.push(`the writer reported ${marker.rows} rows, the files hold ${table.numRows}`);
+      }
+      if (problems.length) throw fail(problems.join('; '));
+      return summary;
     },
 
     /** Reads a lake partition into Arrow and returns its rows (bounded: for small results only). */

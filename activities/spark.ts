@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isProcessAlive, procStartTime } from '../stack/process';
 
 /** Where spark-submit runs and which cluster it submits to. */
 export interface SparkConfig {
@@ -109,23 +110,60 @@ const PERMANENT = [
   /OffsetOutOfRange|failOnDataLoss/,
 ];
 
+type Progress = (info: { applicationId?: string; followed?: boolean }) => void;
+
 /**
- * Runs one SQL step with spark-submit (client deploy mode: the driver is this child process) and
- * waits for it. `onProgress` is called every few seconds with the application id once the master
- * knows it. Aborting the signal kills the driver and asks the master to kill the application.
+ * Runs one SQL step on Spark, at most once per application name. Before submitting it asks the
+ * master for an application of the same name (the name is deterministic per workflow run and
+ * step, so an activity retry after a worker crash finds it):
+ * - running → follow it to its end instead of submitting a second one;
+ * - finished, and the output partition's `_SLUICE_RESULT.json` names it → its result, nothing runs;
+ * - otherwise (never submitted, or failed) → spark-submit (client deploy mode; the driver runs as a
+ *   detached child process, so it outlives a crash of this worker, writes to its own log file,
+ *   and its PID file lets a retry on this host see a driver that has not registered yet).
+ * `onProgress` is called every few seconds (heartbeats). Aborting the signal kills the application
+ * through the master and the driver process.
  */
 export async function submitSparkSql(
   cfg: SparkConfig,
   job: SparkSqlJob,
-  opts: { signal?: AbortSignal; onProgress?: (info: { applicationId?: string }) => void } = {},
+  opts: { signal?: AbortSignal; onProgress?: Progress } = {},
 ): Promise<SparkResult> {
   const jobsDir = path.join(cfg.workDir, 'spark-jobs');
   fs.mkdirSync(jobsDir, { recursive: true });
   const safe = job.appName.replace(/[^A-Za-z0-9_.-]/g, '_');
-  const jobFile = path.join(jobsDir, `${safe}.json`);
-  const logFile = path.join(jobsDir, `${safe}.log`);
-  fs.writeFileSync(jobFile, JSON.stringify(job, null, 2));
+  const files = {
+    job: path.join(jobsDir, `${safe}.json`),
+    log: path.join(jobsDir, `${safe}.log`),
+    pid: path.join(jobsDir, `${safe}.pid.json`),
+  };
 
+  const existing = await existingRun(cfg, job, files);
+  if (existing.kind === 'done') return { ...existing.result, logFile: files.log };
+  if (existing.kind === 'running') return follow(cfg, job, files, existing.applicationId, existing.pid, opts);
+  return submit(cfg, job, files, opts);
+}
+
+type Files = { job: string; log: string; pid: string };
+type Existing =
+  | { kind: 'none' }
+  | { kind: 'done'; result: Omit<SparkResult, 'logFile'> }
+  | { kind: 'running'; applicationId?: string; pid?: number };
+
+async function existingRun(cfg: SparkConfig, job: SparkSqlJob, files: Files): Promise<Existing> {
+  const { active, completed } = await listSparkApps(cfg.uiUrl);
+  const live = active.find((a) => a.name === job.appName);
+  const driver = livePid(files.pid);
+  if (live || driver) return { kind: 'running', applicationId: live?.id, pid: driver };
+  const marker = readResultMarker(job.output.path);
+  if (marker && completed.some((a) => a.name === job.appName && a.id === marker.applicationId)) {
+    return { kind: 'done', result: marker };
+  }
+  return { kind: 'none' };
+}
+
+/** The spark-submit command line of a step (the benchmark runs the very same one without Sluice). */
+export function sparkSubmitCommand(cfg: SparkConfig, job: SparkSqlJob, jobFile: string) {
   const conf: Record<string, string> = {
     'spark.cores.max': '1',
     'spark.executor.cores': '1',
@@ -150,47 +188,140 @@ export async function submitSparkSql(
     RUNNER,
     jobFile,
   ];
-  const fd = fs.openSync(logFile, 'a');
-  fs.writeSync(fd, `\n==== ${new Date().toISOString()} spark-submit ${args.join(' ')}\n`);
-  const child = spawn(path.join(cfg.sparkHome, 'bin', 'spark-submit'), args, {
+  return {
+    command: path.join(cfg.sparkHome, 'bin', 'spark-submit'),
+    args,
     env: { ...process.env, SPARK_HOME: cfg.sparkHome, PYSPARK_PYTHON: cfg.python, PYSPARK_DRIVER_PYTHON: cfg.python },
+  };
+}
+
+async function submit(
+  cfg: SparkConfig,
+  job: SparkSqlJob,
+  files: Files,
+  opts: { signal?: AbortSignal; onProgress?: Progress },
+) {
+  fs.writeFileSync(files.job, JSON.stringify(job, null, 2));
+  const { command, args, env } = sparkSubmitCommand(cfg, job, files.job);
+  const fd = fs.openSync(files.log, 'a');
+  fs.writeSync(fd, `\n==== ${new Date().toISOString()} spark-submit ${args.join(' ')}\n`);
+  const child = spawn(command, args, {
+    env,
     stdio: ['ignore', fd, fd],
+    detached: true,
   });
   fs.closeSync(fd);
+  child.unref();
+  if (child.pid !== undefined) {
+    fs.writeFileSync(files.pid, JSON.stringify({ pid: child.pid, startTime: procStartTime(child.pid) }));
+  }
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c) => resolve(c));
+  });
+  return follow(cfg, job, files, undefined, child.pid, opts, exited);
+}
 
-  let applicationId: string | undefined;
-  const poll = setInterval(() => {
-    void (async () => {
-      if (!applicationId) {
-        applicationId = await findAppId(cfg.uiUrl, job.appName).catch(() => undefined);
-      }
-      opts.onProgress?.({ applicationId });
-    })();
-  }, 3000);
+/**
+ * Waits for the application (or its driver process) to end and reads its result from the output
+ * partition's marker. Works the same for a driver this process started and for one a crashed
+ * worker left behind.
+ */
+async function follow(
+  cfg: SparkConfig,
+  job: SparkSqlJob,
+  files: Files,
+  knownAppId: string | undefined,
+  pid: number | undefined,
+  opts: { signal?: AbortSignal; onProgress?: Progress },
+  exited?: Promise<number | null>,
+): Promise<SparkResult> {
+  let applicationId = knownAppId;
+  const followed = exited === undefined;
   const onAbort = () => {
-    child.kill('SIGTERM');
+    if (pid !== undefined) killGroup(pid);
     if (applicationId) void killSparkApp(cfg.uiUrl, applicationId).catch(() => undefined);
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-
   try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (c) => resolve(c));
-    });
-    const log = fs.readFileSync(logFile, 'utf8');
-    const lastRun = log.slice(log.lastIndexOf('\n==== '));
-    const resultLine = lastRun.split('\n').find((l) => l.startsWith('SLUICE_RESULT '));
-    if (code === 0 && resultLine) {
-      return { ...(JSON.parse(resultLine.slice('SLUICE_RESULT '.length)) as Omit<SparkResult, 'logFile'>), logFile };
+    let ended = false;
+    void exited?.then(
+      () => (ended = true),
+      () => (ended = true),
+    );
+    for (;;) {
+      if (!ended && exited === undefined) {
+        // Someone else's driver: it has ended when neither its process nor its application lives.
+        const apps = await listSparkApps(cfg.uiUrl).catch(() => undefined);
+        const live = apps?.active.find((a) => a.name === job.appName);
+        applicationId ??= live?.id ?? apps?.completed.find((a) => a.name === job.appName)?.id;
+        ended = apps !== undefined && !live && (pid === undefined || !isPidAlive(pid, files.pid));
+      } else if (!applicationId) {
+        applicationId = await findAppId(cfg.uiUrl, job.appName).catch(() => undefined);
+      }
+      opts.onProgress?.({ applicationId, followed });
+      if (ended) break;
+      // Our own driver's exit ends the wait at once; anything else is polled.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise((r) => (timer = setTimeout(r, 2000))), exited ?? new Promise(() => {})]);
+      clearTimeout(timer);
     }
-    if (opts.signal?.aborted) throw new SparkJobFailed(`Spark application ${job.appName} was cancelled`, logFile);
-    const message = engineError(lastRun) ?? `spark-submit exited with code ${code}`;
+    const code = exited ? await exited : undefined;
+    fs.rmSync(files.pid, { force: true });
+    const marker = readResultMarker(job.output.path);
+    if (marker && (!applicationId || marker.applicationId === applicationId) && (code === undefined || code === 0)) {
+      return { ...marker, logFile: files.log };
+    }
+    if (opts.signal?.aborted) throw new SparkJobFailed(`Spark application ${job.appName} was cancelled`, files.log);
+    const log = fs.existsSync(files.log) ? fs.readFileSync(files.log, 'utf8') : '';
+    const lastRun = log.slice(log.lastIndexOf('\n==== '));
+    const message =
+      engineError(lastRun) ??
+      (code !== undefined
+        ? `spark-submit exited with code ${code}`
+        : `application ${applicationId ?? job.appName} ended without a result`);
     const Err = PERMANENT.some((re) => re.test(message)) ? SparkJobRejected : SparkJobFailed;
-    throw new Err(`${message} (log: ${logFile})`, logFile);
+    throw new Err(`${message} (log: ${files.log})`, files.log);
   } finally {
-    clearInterval(poll);
     opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The `_SLUICE_RESULT.json` the runner writes into a partition, atomically with its data. */
+export function readResultMarker(output: string): Omit<SparkResult, 'logFile'> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(output, '_SLUICE_RESULT.json'), 'utf8')) as Omit<
+      SparkResult,
+      'logFile'
+    >;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The driver recorded in the PID file, if that very process (same start time) still runs. */
+function livePid(pidFile: string): number | undefined {
+  try {
+    const { pid, startTime } = JSON.parse(fs.readFileSync(pidFile, 'utf8')) as { pid: number; startTime?: number };
+    return isProcessAlive(pid, startTime) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPidAlive(pid: number, pidFile: string): boolean {
+  return livePid(pidFile) === pid;
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { PROJECT_ROOT } from '../stack/paths';
 import { registerDemo } from './demo';
 import { UsageError } from './errors';
+import { registerPipelines } from './pipelines';
 import { registerPool } from './pool';
 import { registerWorker } from './worker';
 import { registerStack } from './stack';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerStack(program);
   registerDemo(program);
   registerPool(program);
+  registerPipelines(program);
   registerWorker(program);
   return program;
 }

@@ -11,7 +11,8 @@ The job file (written by the Spark activity) holds:
 Kafka sources are read as a batch between fixed offsets, so a re-run reads exactly the same
 records. The output is written to a hidden temporary folder beside the target and then renamed
 into place, so no reader ever sees half a partition. The last stdout line is
-`SLUICE_RESULT {json}` with the row count, columns and application id.
+`SLUICE_RESULT {json}` with the row count, columns and application id; the same JSON is written as
+`_SLUICE_RESULT.json` inside the partition, atomically with the data.
 """
 
 import json
@@ -54,7 +55,8 @@ def offsets_option(topic, offsets):
     return json.dumps({topic: {str(p): int(o) for p, o in offsets.items()}})
 
 
-def write_atomically(df, target, partition_by):
+def write_atomically(spark, df, target, partition_by, app_id):
+    """Writes df to a hidden folder beside target, adds the result marker, then renames it into place."""
     parent = os.path.dirname(target.rstrip("/"))
     os.makedirs(parent, exist_ok=True)
     token = uuid.uuid4().hex[:12]
@@ -63,6 +65,16 @@ def write_atomically(df, target, partition_by):
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.parquet(tmp)
+    written = spark.read.parquet(tmp)
+    summary = {
+        "rows": written.count(),
+        "columns": [{"name": f.name, "type": f.dataType.simpleString()} for f in written.schema.fields],
+        "output": target,
+        "applicationId": app_id,
+    }
+    # The marker travels with the data: whoever finds the partition finds which application wrote it.
+    with open(os.path.join(tmp, "_SLUICE_RESULT.json"), "w") as f:
+        json.dump(summary, f)
     old = None
     if os.path.exists(target):
         old = os.path.join(parent, f".{os.path.basename(target)}.old-{token}")
@@ -70,6 +82,7 @@ def write_atomically(df, target, partition_by):
     os.rename(tmp, target)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+    return summary
 
 
 def main():
@@ -81,14 +94,9 @@ def main():
             read_source(spark, src).createOrReplaceTempView(src["view"])
         result = spark.sql(job["sql"])
         out = job["output"]
-        write_atomically(result, out["path"], out.get("partitionBy") or [])
-        written = spark.read.parquet(out["path"])
-        summary = {
-            "rows": written.count(),
-            "columns": [{"name": f.name, "type": f.dataType.simpleString()} for f in written.schema.fields],
-            "output": out["path"],
-            "applicationId": spark.sparkContext.applicationId,
-        }
+        summary = write_atomically(
+            spark, result, out["path"], out.get("partitionBy") or [], spark.sparkContext.applicationId
+        )
         print("SLUICE_RESULT " + json.dumps(summary), flush=True)
     finally:
         spark.stop()

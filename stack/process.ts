@@ -42,7 +42,15 @@ export function readPidRecord(runDir: string, name: string): PidRecord | undefin
 
 /** True while the recorded process is the very one we started (same PID and same start time). */
 export function isAlive(rec: PidRecord | undefined): boolean {
-  return rec !== undefined && procStartTime(rec.pid) === rec.startTime && !isZombie(rec.pid);
+  return rec !== undefined && isProcessAlive(rec.pid, rec.startTime);
+}
+
+/**
+ * True while `pid` runs and is the process that started at `startTime` (not a later process that
+ * reused the PID, and not a zombie: an orphan's reaper may never collect it).
+ */
+export function isProcessAlive(pid: number, startTime: number | undefined): boolean {
+  return startTime !== undefined && procStartTime(pid) === startTime && !isZombie(pid);
 }
 
 function isZombie(pid: number): boolean {

@@ -6,3 +6,7 @@ export { holdResourcesWorkflow } from './pool/hold';
 export { withAdmission, isRevocation, poolWorkflowId, AdmissionErrors } from './pool/admission';
 export type { AdmissionAsk, AdmissionGrant } from './pool/admission';
 export type { PoolInput, PoolOptions } from './pool/pool-state';
+export { batchPipelineWorkflow } from './batch/batch-pipeline';
+export type { BatchPipelineInput, BatchPipelineResult } from './batch/batch-pipeline';
+export { backfillWorkflow, backfillWorkflowId, batchWorkflowId } from './batch/backfill';
+export type { BackfillInput } from './batch/backfill';

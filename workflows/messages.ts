@@ -149,3 +149,62 @@ export interface RecordsPage {
   dropped: number;
 }
 export const requestRecords = defineQuery<RecordsPage>('requestRecords');
+
+// ---- pipeline runs (batch runs and backfills) ----------------------------------------------------
+
+/** Finish the current step, then wait before the next one (a backfill starts no new partition). */
+export const pause = defineSignal('pause');
+export const resume = defineSignal('resume');
+export interface CancelRun {
+  reason?: string;
+}
+/** Stop now: kill the running engine job, release the grant, mark the run cancelled. */
+export const cancel = defineSignal<[CancelRun]>('cancel');
+
+export type BatchState =
+  'queued' | 'paused' | 'waiting-admission' | 'running' | 'validating' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface BatchStatus {
+  pipeline: string;
+  partition: string;
+  state: BatchState;
+  paused: boolean;
+  /** Steps done of the run's steps (admission, spark, validation). */
+  progress: { step: string; done: number; total: number };
+  applicationId?: string;
+  rows?: number;
+  lakePath?: string;
+  error?: string;
+  /** Spark submissions so far (more than one only after a revocation re-queued the step). */
+  submissions: number;
+}
+export const status = defineQuery<BatchStatus>('status');
+
+export interface PartitionDone {
+  partition: string;
+  state: 'succeeded' | 'failed' | 'cancelled';
+  error?: string;
+}
+/** A batch child tells its backfill that its partition ended (children address the parent by id). */
+export const partitionDone = defineSignal<[PartitionDone]>('partitionDone');
+
+/** Queue failed partitions of a running backfill again (all of them when none are named). */
+export const retryPartitions = defineSignal<[{ partitions?: string[] }]>('retryPartitions');
+
+export interface BackfillProgress {
+  pipeline: string;
+  from: string;
+  to: string;
+  concurrency: number;
+  paused: boolean;
+  total: number;
+  done: number;
+  running: string[];
+  failed: { partition: string; error?: string }[];
+  cancelled: string[];
+  remaining: number;
+  generation: number;
+  /** Set once the backfill was cancelled. */
+  cancelledBecause?: string;
+}
+export const progress = defineQuery<BackfillProgress>('progress');

@@ -79,6 +79,17 @@ test('spark: spark-submit reads the topic by offsets and writes Parquet that Nod
   expect([...apps.active, ...apps.completed].some((a) => a.name === appName && a.id === result.applicationId)).toBe(
     true,
   );
+  // The same step again (an activity retry): its result comes back, and no second application runs.
+  const again = await submitSparkSql(deps.spark, {
+    appName,
+    sources: [],
+    sql: 'SELECT 1 AS would_overwrite',
+    output: { path: out },
+  });
+  expect(again.applicationId).toBe(result.applicationId);
+  expect(again.rows).toBe(3);
+  const after = await listSparkApps(deps.spark.uiUrl);
+  expect([...after.active, ...after.completed].filter((a) => a.name === appName)).toHaveLength(1);
 });
 
 test('spark: bad SQL is rejected with the engine message and is not retryable', async () => {

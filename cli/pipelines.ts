@@ -1,0 +1,291 @@
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { partitionBounds, partitionOf, partitionsBetween, type PipelineSpec } from '../lib/pipelines';
+import { SluiceKind, SluicePipeline, SluicePool, SluiceTenant } from '../lib/search-attributes';
+import { getPipeline } from '../pipelines';
+import {
+  backfillWorkflow,
+  backfillWorkflowId,
+  batchPipelineWorkflow,
+  batchWorkflowId,
+  poolWorkflowId,
+} from '../workflows';
+import {
+  cancel,
+  pause,
+  poolState,
+  progress,
+  resume,
+  status,
+  type BackfillProgress,
+  type BatchStatus,
+} from '../workflows/messages';
+import { UsageError } from './errors';
+import { printPool, withClient } from './pool';
+import { parsePositiveInt } from './stack';
+
+/** Resolves a pipeline by name; an unknown or invalid one is a usage error naming the problem. */
+function pipelineArg(name: string): PipelineSpec {
+  try {
+    return getPipeline(name);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function partitionArg(spec: PipelineSpec, partition: string, what = 'partition'): string {
+  try {
+    partitionBounds(spec.partitioning, partition);
+  } catch (err) {
+    throw new UsageError(`${what}: ${(err as Error).message}`);
+  }
+  return partition;
+}
+
+/** The newest complete partition: the hour (or day) before the current one, in UTC. */
+export function latestCompletePartition(spec: PipelineSpec, now = Date.now()): string {
+  const current = partitionOf(spec.partitioning, now);
+  return partitionOf(spec.partitioning, partitionBounds(spec.partitioning, current).start - 1);
+}
+
+export function registerPipelines(program: Command): void {
+  program
+    .command('run <pipeline>')
+    .description('run a batch pipeline for one partition (through admission), and wait for it')
+    .option('--partition <id>', 'YYYY-MM-DDTHH (hourly) or YYYY-MM-DD (daily), UTC; default: the newest complete one')
+    .option('--no-wait', 'start the run and print its workflow id')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: { partition?: string; wait: boolean; json?: boolean }) => {
+      const spec = pipelineArg(name);
+      const partition = opts.partition ? partitionArg(spec, opts.partition) : latestCompletePartition(spec);
+      await withClient(async (client, env) => {
+        await requirePool(client, spec);
+        const workflowId = batchWorkflowId(spec.name, partition);
+        let handle;
+        try {
+          handle = await client.workflow.start(batchPipelineWorkflow, {
+            taskQueue: env.SLUICE_TASK_QUEUE,
+            workflowId,
+            args: [{ pipeline: spec, partition }],
+            // A partition can be run again (a retry of a failed one), but not twice at once.
+            workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+            typedSearchAttributes: searchAttributes(spec, 'batch'),
+            staticSummary: `${spec.name} partition ${partition}`,
+          });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            throw new Error(`${workflowId} is already running (sluice status ${workflowId})`);
+          }
+          throw err;
+        }
+        process.stderr.write(`sluice: started ${workflowId}\n`);
+        if (!opts.wait) {
+          process.stdout.write(`${workflowId}\n`);
+          return;
+        }
+        try {
+          const result = await handle.result();
+          process.stdout.write(
+            opts.json
+              ? `${JSON.stringify(result)}\n`
+              : `${workflowId}: ${result.state}${result.rows !== undefined ? `, ${result.rows} rows in ${result.lakePath}` : ''}\n`,
+          );
+        } catch (err) {
+          if (err instanceof WorkflowFailedError) {
+            throw new Error(`${workflowId} failed: ${err.cause?.message ?? err.message}`);
+          }
+          throw err;
+        }
+      });
+    });
+
+  program
+    .command('backfill <pipeline>')
+    .description('run a batch pipeline for every partition of a range, N at a time, each through admission')
+    .requiredOption('--from <partition>', 'first partition (inclusive)')
+    .requiredOption('--to <partition>', 'last partition (inclusive)')
+    .option('--concurrency <n>', 'partitions running at once', parsePositiveInt, 3)
+    .option('--dry-run', 'list the partitions and start nothing')
+    .option('--detach', 'start it and return (follow with sluice status)')
+    .action(
+      async (
+        name: string,
+        opts: { from: string; to: string; concurrency: number; dryRun?: boolean; detach?: boolean },
+      ) => {
+        const spec = pipelineArg(name);
+        partitionArg(spec, opts.from, '--from');
+        partitionArg(spec, opts.to, '--to');
+        let partitions: string[];
+        try {
+          partitions = partitionsBetween(spec.partitioning, opts.from, opts.to);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const workflowId = backfillWorkflowId(spec.name, opts.from, opts.to);
+        if (opts.dryRun) {
+          process.stdout.write(
+            `${workflowId}: ${partitions.length} partitions, ${opts.concurrency} at a time, pool ${spec.batch.pool}\n` +
+              `${partitions.join('\n')}\n`,
+          );
+          return;
+        }
+        await withClient(async (client, env) => {
+          await requirePool(client, spec);
+          try {
+            await client.workflow.start(backfillWorkflow, {
+              taskQueue: env.SLUICE_TASK_QUEUE,
+              workflowId,
+              args: [{ pipeline: spec, from: opts.from, to: opts.to, concurrency: opts.concurrency }],
+              typedSearchAttributes: searchAttributes(spec, 'backfill'),
+              staticSummary: `backfill ${spec.name} ${opts.from}..${opts.to} (${partitions.length} partitions, ${opts.concurrency} at a time)`,
+            });
+          } catch (err) {
+            if (err instanceof WorkflowExecutionAlreadyStartedError) {
+              throw new Error(`${workflowId} is already running (sluice status ${workflowId})`);
+            }
+            throw err;
+          }
+          process.stderr.write(`sluice: started ${workflowId}\n`);
+          if (opts.detach) {
+            process.stdout.write(`${workflowId}\n`);
+            return;
+          }
+          const final = await followBackfill(client, workflowId, partitions.length);
+          process.stdout.write(`${describeBackfill(final)}\n`);
+          if (final.failed.length > 0 || final.cancelled.length > 0) process.exitCode = 1;
+        });
+      },
+    );
+
+  for (const [verb, what] of [
+    ['pause', 'finish the current step, then wait (a backfill starts no new partition)'],
+    ['resume', 'go on after a pause'],
+    ['cancel', 'kill the running engine job, release the grant, mark the run cancelled'],
+  ] as const) {
+    program
+      .command(`${verb} <workflowId>`)
+      .description(what)
+      .action(async (workflowId: string) => {
+        await withClient(async (client) => {
+          const type = await runType(client, workflowId);
+          if (type !== 'batchPipelineWorkflow' && type !== 'backfillWorkflow') {
+            throw new UsageError(`${workflowId} is a ${type}, not a batch run or a backfill`);
+          }
+          const handle = client.workflow.getHandle(workflowId);
+          if (verb === 'pause') await handle.signal(pause);
+          else if (verb === 'resume') await handle.signal(resume);
+          else await handle.signal(cancel, { reason: 'cancelled with sluice cancel' });
+          process.stderr.write(`sluice: ${verb} sent to ${workflowId}\n`);
+        });
+      });
+  }
+
+  program
+    .command('status <workflowId>')
+    .description('state and progress of a batch run, backfill or pool')
+    .option('--json', 'print the status query as JSON')
+    .action(async (workflowId: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const type = await runType(client, workflowId);
+        const handle = client.workflow.getHandle(workflowId);
+        const out =
+          type === 'batchPipelineWorkflow'
+            ? await handle.query(status)
+            : type === 'backfillWorkflow'
+              ? await handle.query(progress)
+              : type === 'poolSchedulerWorkflow'
+                ? await handle.query(poolState)
+                : undefined;
+        if (out === undefined)
+          throw new UsageError(`${workflowId} is a ${type}: sluice status knows batch runs, backfills and pools`);
+        if (opts.json) return void process.stdout.write(`${JSON.stringify(out)}\n`);
+        if (type === 'backfillWorkflow')
+          return void process.stdout.write(`${describeBackfill(out as BackfillProgress)}\n`);
+        if (type === 'poolSchedulerWorkflow') return void process.stdout.write(`${printPool(out as never)}\n`);
+        const s = out as BatchStatus;
+        process.stdout.write(
+          [
+            `${workflowId}: ${s.state}${s.paused ? ' (paused)' : ''}, step ${s.progress.step} (${s.progress.done}/${s.progress.total})`,
+            s.applicationId ? `Spark application ${s.applicationId}` : undefined,
+            s.rows !== undefined ? `${s.rows} rows in ${s.lakePath}` : undefined,
+            s.error ? `error: ${s.error}` : undefined,
+          ]
+            .filter(Boolean)
+            .join('\n') + '\n',
+        );
+      });
+    });
+}
+
+function searchAttributes(spec: PipelineSpec, kind: string) {
+  return [
+    { key: SluicePipeline, value: spec.name },
+    { key: SluiceKind, value: kind },
+    { key: SluicePool, value: spec.batch.pool },
+    { key: SluiceTenant, value: spec.batch.tenant },
+  ];
+}
+
+/** A run waits forever on a pool nobody runs: refuse to start it. */
+async function requirePool(client: Client, spec: PipelineSpec): Promise<void> {
+  const running = await client.workflow
+    .getHandle(poolWorkflowId(spec.batch.pool))
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch(() => false);
+  if (!running) {
+    throw new Error(
+      `pool ${spec.batch.pool} (of pipeline ${spec.name}) is not running: create it with ` +
+        `sluice pool ${spec.batch.pool} --capacity cpu=4,memoryMb=8192`,
+    );
+  }
+}
+
+async function runType(client: Client, workflowId: string): Promise<string> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).type;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no workflow ${workflowId}`);
+    throw err;
+  }
+}
+
+async function followBackfill(client: Client, workflowId: string, total: number): Promise<BackfillProgress> {
+  const handle = client.workflow.getHandle(workflowId);
+  const bar = new SingleBar({
+    format: 'backfill [{bar}] {value}/{total} done | {running} running | {failed} failed',
+    noTTYOutput: true,
+    notTTYSchedule: 10_000,
+    stream: process.stderr,
+  });
+  bar.start(total, 0, { running: 0, failed: 0 });
+  try {
+    for (;;) {
+      const described = await handle.describe();
+      const p = await handle.query(progress);
+      bar.update(p.done + p.failed.length + p.cancelled.length, { running: p.running.length, failed: p.failed.length });
+      if (described.status.name !== 'RUNNING') return (await handle.result()) as BackfillProgress;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
+function describeBackfill(p: BackfillProgress): string {
+  const lines = [
+    `backfill ${p.pipeline} ${p.from}..${p.to}: ${p.done}/${p.total} done, ${p.running.length} running, ` +
+      `${p.failed.length} failed, ${p.cancelled.length} cancelled, ${p.remaining} remaining${p.paused ? ' (paused)' : ''}`,
+  ];
+  for (const f of p.failed) lines.push(`  failed ${f.partition}: ${f.error ?? 'unknown error'}`);
+  if (p.failed.length > 0)
+    lines.push(`  retry one alone: sluice run ${p.pipeline} --partition ${p.failed[0]!.partition}`);
+  return lines.join('\n');
+}

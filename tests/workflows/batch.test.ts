@@ -1,0 +1,245 @@
+/**
+ * Batch and backfill workflows on a dev server: pause, resume, cancel, status, a failed partition
+ * that does not stop the others and is retried alone, bad input. The engine activities are fakes
+ * (the real ones run in tests/integration/batch.test.ts); the pool scheduler and its liveness
+ * activity are real.
+ */
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Context } from '@temporalio/activity';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type Activities } from '../../activities';
+import { definePipeline } from '../../lib/pipelines';
+import type { ActivityDeps } from '../../workers/deps';
+import {
+  backfillWorkflow,
+  backfillWorkflowId,
+  batchPipelineWorkflow,
+  batchWorkflowId,
+  poolSchedulerWorkflow,
+} from '../../workflows';
+import { cancel, pause, poolState, progress, resume, retryPartitions, status } from '../../workflows/messages';
+import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
+
+jest.setTimeout(300_000);
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: WorkflowBundleWithSourceMap;
+let worker: Worker;
+let running: Promise<void>;
+const taskQueue = 'batch-tests';
+
+/** Spark steps by partition: each waits for its gate (or fails when told to). */
+const gates = new Map<string, { open: () => void; promise: Promise<void> }>();
+const failing = new Set<string>();
+const started: string[] = [];
+let killed = 0;
+const gate = (p: string) => {
+  if (!gates.has(p)) {
+    let open!: () => void;
+    const promise = new Promise<void>((r) => (open = r));
+    gates.set(p, { open, promise });
+  }
+  return gates.get(p)!;
+};
+
+const fakes: Partial<Activities> = {
+  kafkaEndOffsets: async () => ({ '0': 100 }),
+  sparkSql: async (job) => {
+    const p = job.output.partition;
+    started.push(p);
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 200);
+    try {
+      await Promise.race([
+        gate(p).promise,
+        new Promise((_, reject) =>
+          ctx.cancellationSignal.addEventListener('abort', () => {
+            killed += 1;
+            reject(ctx.cancellationSignal.reason);
+          }),
+        ),
+      ]);
+    } finally {
+      clearInterval(beat);
+    }
+    if (failing.has(p)) throw ApplicationFailure.nonRetryable(`bad SQL in ${p}`, 'SparkJobRejected');
+    return { rows: 3, columns: [], output: `/lake/${job.output.partition}`, applicationId: `app-${p}`, logFile: '' };
+  },
+  validateLakeOutput: async () => ({ rows: 3, columns: [] }),
+};
+
+const spec = definePipeline({
+  name: 'wf-views',
+  kind: 'batch',
+  source: {
+    kind: 'kafka',
+    topic: 'views',
+    format: 'json',
+    schema: { page: 'string', amount: 'bigint', ts: 'epoch_millis' },
+    eventTime: 'ts',
+  },
+  transform: { groupBy: ['page'], aggregates: [{ fn: 'count', as: 'views' }] },
+  partitioning: 'hour',
+  validate: { minRows: 0 },
+  batch: { pool: 'wf', tenant: 't', resources: { cpu: 1, memoryMb: 512 } },
+});
+
+beforeAll(async () => {
+  [env, workflowBundle] = await Promise.all([createTestEnv(), bundleWorkflows()]);
+  const { findGoneHolders } = createActivities({ temporal: () => env.client } as ActivityDeps);
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities: { ...fakes, findGoneHolders },
+  });
+  running = worker.run();
+  await env.client.workflow.start(poolSchedulerWorkflow, {
+    taskQueue,
+    workflowId: 'pool/wf',
+    args: [{ name: 'wf', capacity: { cpu: 8, memoryMb: 8192 }, policy: { kind: 'fifo' } }],
+  });
+});
+afterAll(async () => {
+  await env?.client.workflow
+    .getHandle('pool/wf')
+    .terminate('done')
+    .catch(() => undefined);
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const stateOf = async (h: WorkflowHandle) => (await h.query(status)).state;
+
+test('status reports the steps; pause finishes the current step and waits before the next; resume goes on', async () => {
+  const partition = '2026-11-20T01';
+  const h = await env.client.workflow.start(batchPipelineWorkflow, {
+    taskQueue,
+    workflowId: batchWorkflowId(spec.name, partition),
+    args: [{ pipeline: spec, partition }],
+  });
+  await until(async () => ((await stateOf(h)) === 'running' ? true : undefined));
+  expect(await h.query(status)).toMatchObject({ state: 'running', progress: { step: 'spark', done: 1, total: 3 } });
+  await h.signal(pause);
+  gate(partition).open(); // the Spark step finishes...
+  await until(async () => ((await stateOf(h)) === 'paused' ? true : undefined)); // ...then the run waits
+  expect(await h.query(status)).toMatchObject({ paused: true, applicationId: `app-${partition}` });
+  // While paused it holds nothing in the pool.
+  expect((await env.client.workflow.getHandle('pool/wf').query(poolState)).running).toEqual([]);
+  await h.signal(resume);
+  expect(await h.result()).toMatchObject({ state: 'succeeded', rows: 3, applicationId: `app-${partition}` });
+  expect(await h.query(status)).toMatchObject({ state: 'succeeded', progress: { done: 3, total: 3 }, submissions: 1 });
+});
+
+test('cancel kills the running step, releases the grant and marks the run cancelled', async () => {
+  const partition = '2026-11-20T02';
+  const h = await env.client.workflow.start(batchPipelineWorkflow, {
+    taskQueue,
+    workflowId: batchWorkflowId(spec.name, partition),
+    args: [{ pipeline: spec, partition }],
+  });
+  await until(async () => ((await stateOf(h)) === 'running' ? true : undefined));
+  const before = killed;
+  await h.signal(cancel, { reason: 'operator' });
+  expect(await h.result()).toEqual({ pipeline: spec.name, partition, state: 'cancelled' });
+  expect(killed).toBe(before + 1);
+  expect(await h.query(status)).toMatchObject({ state: 'cancelled', error: 'operator' });
+  await until(async () =>
+    (await env.client.workflow.getHandle('pool/wf').query(poolState)).running.length === 0 ? true : undefined,
+  );
+});
+
+test('bad input fails the run at once and starts nothing', async () => {
+  const n = started.length;
+  const bad = await env.client.workflow
+    .execute(batchPipelineWorkflow, {
+      taskQueue,
+      workflowId: 'batch/wf-views/bad',
+      args: [
+        {
+          pipeline: { ...spec, batch: { ...spec.batch, resources: { cpu: -1, memoryMb: 1 } } },
+          partition: '2026-11-20T03',
+        },
+      ],
+    })
+    .catch((e: unknown) => e);
+  expect(bad).toBeInstanceOf(WorkflowFailedError);
+  expect(((bad as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidPipelineSpec');
+  expect((bad as WorkflowFailedError).cause?.message).toMatch(/batch\.resources\.cpu/);
+  const inverted = await env.client.workflow
+    .execute(backfillWorkflow, {
+      taskQueue,
+      workflowId: 'backfill/wf-views/inverted',
+      args: [{ pipeline: spec, from: '2026-11-20T05', to: '2026-11-20T01', concurrency: 2 }],
+    })
+    .catch((e: unknown) => e);
+  expect(((inverted as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidInput');
+  expect(started.length).toBe(n);
+});
+
+test('a backfill keeps a sliding window, goes on past a failed partition, pauses, and retries the failed one alone', async () => {
+  const from = '2026-11-21T00';
+  const to = '2026-11-21T05';
+  failing.add('2026-11-21T01');
+  const h = await env.client.workflow.start(backfillWorkflow, {
+    taskQueue,
+    workflowId: backfillWorkflowId(spec.name, from, to),
+    args: [{ pipeline: spec, from, to, concurrency: 2 }],
+  });
+  const p0 = await until(async () => {
+    const p = await h.query(progress);
+    return p.running.length === 2 ? p : undefined;
+  });
+  expect(p0).toMatchObject({ total: 6, done: 0, remaining: 4, running: ['2026-11-21T00', '2026-11-21T01'] });
+
+  gate('2026-11-21T01').open(); // fails
+  await until(async () => ((await h.query(progress)).failed.length === 1 ? true : undefined));
+  const p1 = await until(async () => {
+    const p = await h.query(progress);
+    return p.running.length === 2 ? p : undefined; // the window refilled despite the failure
+  });
+  expect(p1.failed).toEqual([
+    { partition: '2026-11-21T01', error: expect.stringContaining('bad SQL in 2026-11-21T01') },
+  ]);
+  expect(p1.running).toEqual(['2026-11-21T00', '2026-11-21T02']);
+
+  await h.signal(pause);
+  gate('2026-11-21T00').open();
+  gate('2026-11-21T02').open();
+  const paused = await until(async () => {
+    const p = await h.query(progress);
+    return p.running.length === 0 && p.done === 2 ? p : undefined;
+  });
+  expect(paused).toMatchObject({ paused: true, remaining: 3 });
+  await new Promise((r) => setTimeout(r, 500));
+  expect((await h.query(progress)).running).toEqual([]); // paused: nothing new starts
+
+  failing.delete('2026-11-21T01');
+  await h.signal(retryPartitions, {});
+  for (const p of ['2026-11-21T03', '2026-11-21T04', '2026-11-21T05']) gate(p).open();
+  await h.signal(resume);
+  const final = await h.result();
+  expect(final).toMatchObject({ total: 6, done: 6, failed: [], running: [], remaining: 0 });
+  // The failed partition ran twice (failed, then retried); every other partition once.
+  expect(started.filter((p) => p.startsWith('2026-11-21')).sort()).toEqual([
+    '2026-11-21T00',
+    '2026-11-21T01',
+    '2026-11-21T01',
+    '2026-11-21T02',
+    '2026-11-21T03',
+    '2026-11-21T04',
+    '2026-11-21T05',
+  ]);
+});
