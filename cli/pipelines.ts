@@ -7,7 +7,15 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { partitionBounds, partitionOf, partitionsBetween, type PipelineSpec } from '../lib/pipelines';
+import * as fs from 'node:fs';
+import {
+  outsideSchedule,
+  parsePipelineSpec,
+  partitionBounds,
+  partitionOf,
+  partitionsBetween,
+  type PipelineSpec,
+} from '../lib/pipelines';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceTenant } from '../lib/search-attributes';
 import { getPipeline } from '../pipelines';
 import {
@@ -31,9 +39,21 @@ import { UsageError } from './errors';
 import { printPool, withClient } from './pool';
 import { parsePositiveInt } from './stack';
 
-/** Resolves a pipeline by name; an unknown or invalid one is a usage error naming the problem. */
+/**
+ * Resolves a pipeline: a name from pipelines/index.ts, or a declarative spec in a JSON file
+ * (`./my-pipeline.json`). An unknown or invalid one is a usage error naming the problem.
+ */
 function pipelineArg(name: string): PipelineSpec {
   try {
+    if (name.endsWith('.json')) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(fs.readFileSync(name, 'utf8'));
+      } catch (err) {
+        throw new Error(`${name}: ${(err as Error).message}`);
+      }
+      return parsePipelineSpec(raw);
+    }
     return getPipeline(name);
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -46,6 +66,8 @@ function partitionArg(spec: PipelineSpec, partition: string, what = 'partition')
   } catch (err) {
     throw new UsageError(`${what}: ${(err as Error).message}`);
   }
+  const outside = outsideSchedule(spec, partition);
+  if (outside) throw new UsageError(`${what}: ${outside}`);
   return partition;
 }
 

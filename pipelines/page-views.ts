@@ -27,4 +27,5 @@ export const pageViews = definePipeline({
   },
   partitioning: 'hour',
   batch: { pool: 'default', tenant: 'web', resources: { cpu: 1, memoryMb: 1024 } },
+  schedule: { start: '2026-01-01T00' },
 });

@@ -59,6 +59,7 @@ export {
   partitionOf,
   partitionsBetween,
   partitionsOverlapping,
+  outsideSchedule,
 } from './partitions';
 export type { Partitioning, TimeRange } from './partitions';
 export {

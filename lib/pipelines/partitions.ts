@@ -192,3 +192,20 @@ function civilFromDays(days: number): { y: number; m: number; d: number } {
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
+
+/**
+ * Why `partition` is outside a pipeline's schedule (`schedule.start`..`schedule.end`), or undefined
+ * when it is inside (or the pipeline has no schedule). Ids of one partitioning sort as their times.
+ */
+export function outsideSchedule(
+  spec: { name: string; schedule?: { start: string; end?: string } },
+  partition: string,
+): string | undefined {
+  const s = spec.schedule;
+  if (!s) return undefined;
+  if (partition < s.start) return `partition ${partition} is before the start of pipeline ${spec.name} (${s.start})`;
+  if (s.end !== undefined && partition > s.end) {
+    return `partition ${partition} is after the end of pipeline ${spec.name} (${s.end})`;
+  }
+  return undefined;
+}

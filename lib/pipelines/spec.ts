@@ -267,17 +267,54 @@ export const BatchPipelineSpecSchema = strict({
   partitioning: PartitioningSchema,
   batch: BatchSettingsSchema,
   validate: ValidateSchema,
-}).superRefine(checkComputation, {
-  // Run the cross-field checks whenever the fields they read are valid on their own, so that
-  // one bad field elsewhere does not hide them.
-  when: (payload) =>
-    payload.issues.every((issue) => {
-      const head = issue.path?.[0];
-      return head !== undefined
-        ? !['source', 'transform', 'partitioning', 'validate'].includes(String(head))
-        : issue.code === 'unrecognized_keys';
-    }),
-});
+  /**
+   * The partitions the pipeline covers (partition ids, inclusive), as Airflow's start_date and
+   * end_date: a run or backfill outside it is refused. @default unbounded
+   */
+  schedule: strict({
+    start: z.string({ error: expected('a partition id') }),
+    end: z.string({ error: expected('a partition id') }).optional(),
+  }).optional(),
+})
+  .superRefine(checkComputation, {
+    // Run the cross-field checks whenever the fields they read are valid on their own, so that
+    // one bad field elsewhere does not hide them.
+    when: (payload) =>
+      payload.issues.every((issue) => {
+        const head = issue.path?.[0];
+        return head !== undefined
+          ? !['source', 'transform', 'partitioning', 'validate'].includes(String(head))
+          : issue.code === 'unrecognized_keys';
+      }),
+  })
+  .superRefine(checkSchedule);
+
+/** The schedule's ids must be partitions of the pipeline's partitioning, in order. */
+function checkSchedule(
+  spec: { partitioning: string; schedule?: { start: string; end?: string } },
+  ctx: z.RefinementCtx,
+) {
+  if (!spec.schedule) return;
+  const pattern = spec.partitioning === 'hour' ? /^\d{4}-\d{2}-\d{2}T\d{2}$/ : /^\d{4}-\d{2}-\d{2}$/;
+  const shape = spec.partitioning === 'hour' ? 'YYYY-MM-DDTHH' : 'YYYY-MM-DD';
+  for (const key of ['start', 'end'] as const) {
+    const v = spec.schedule[key];
+    if (v !== undefined && !pattern.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedule', key],
+        message: `"${v}" is not a ${spec.partitioning} partition (${shape})`,
+      });
+    }
+  }
+  if (spec.schedule.end !== undefined && spec.schedule.end < spec.schedule.start) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['schedule', 'end'],
+      message: `${spec.schedule.end} is before start ${spec.schedule.start}`,
+    });
+  }
+}
 
 /**
  * Every pipeline spec, discriminated on `kind`. Only `batch` so far; `streaming` and `lambda`

@@ -15,7 +15,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import { parsePipelineSpec, partitionsBetween, type PipelineSpec } from '../../lib/pipelines';
+import { outsideSchedule, parsePipelineSpec, partitionsBetween, type PipelineSpec } from '../../lib/pipelines';
 import { SluiceKind, SluicePipeline, SluiceState } from '../../lib/search-attributes';
 import { cancel, partitionDone, pause, progress, resume, retryPartitions, type BackfillProgress } from '../messages';
 import { batchPipelineWorkflow } from './batch-pipeline';
@@ -67,6 +67,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
   try {
     spec = parsePipelineSpec(input.pipeline);
     partitions = partitionsBetween(spec.partitioning, input.from, input.to);
+    const outside = outsideSchedule(spec, input.from) ?? outsideSchedule(spec, input.to);
+    if (outside) throw new Error(outside);
     if (!Number.isInteger(input.concurrency) || input.concurrency < 1) {
       throw new Error(`concurrency: expected a positive integer, got ${input.concurrency}`);
     }

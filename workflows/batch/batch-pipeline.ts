@@ -14,6 +14,7 @@ import {
 import type { Activities } from '../../activities';
 import {
   compileBatch,
+  outsideSchedule,
   parsePipelineSpec,
   partitionBounds,
   validationPlan,
@@ -65,9 +66,15 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
   let spec: PipelineSpec;
   try {
     spec = parsePipelineSpec(input.pipeline);
-    partitionBounds(spec.partitioning, input.partition);
   } catch (err) {
     throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidPipelineSpec');
+  }
+  try {
+    partitionBounds(spec.partitioning, input.partition);
+    const outside = outsideSchedule(spec, input.partition);
+    if (outside) throw new Error(outside);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`partition: ${(err as Error).message}`, 'InvalidInput');
   }
   const st: BatchStatus = {
     pipeline: spec.name,

@@ -1,4 +1,5 @@
 import {
+  outsideSchedule,
   definePipeline,
   formatIssues,
   InvalidPipelineSpec,
@@ -334,5 +335,37 @@ describe('pipeline spec: errors name the path', () => {
         'transform.window.tumbling: 7 minutes does not divide the hour partition evenly',
       ]);
     }
+  });
+});
+
+describe('schedule', () => {
+  const base: PipelineSpecInput = {
+    name: 'sched',
+    kind: 'batch',
+    source: { kind: 'kafka', topic: 't', format: 'json', schema: { a: 'string', ts: 'epoch_millis' }, eventTime: 'ts' },
+    transform: { groupBy: ['a'], aggregates: [{ fn: 'count', as: 'n' }] },
+    partitioning: 'hour',
+    batch: { pool: 'p', tenant: 't', resources: { cpu: 1, memoryMb: 1 } },
+  };
+
+  it('bounds the partitions a pipeline may run', () => {
+    const spec = definePipeline({ ...base, schedule: { start: '2026-01-01T00', end: '2026-01-31T23' } });
+    expect(outsideSchedule(spec, '2026-01-15T05')).toBeUndefined();
+    expect(outsideSchedule(spec, '2025-12-31T23')).toBe(
+      'partition 2025-12-31T23 is before the start of pipeline sched (2026-01-01T00)',
+    );
+    expect(outsideSchedule(spec, '2026-02-01T00')).toBe(
+      'partition 2026-02-01T00 is after the end of pipeline sched (2026-01-31T23)',
+    );
+    expect(outsideSchedule(definePipeline(base), '1999-01-01T00')).toBeUndefined();
+  });
+
+  it('rejects ids of the wrong partitioning and an end before the start, by path', () => {
+    expect(() => definePipeline({ ...base, schedule: { start: '2026-01-01' } })).toThrow(
+      'schedule.start: "2026-01-01" is not a hour partition (YYYY-MM-DDTHH)',
+    );
+    expect(() => definePipeline({ ...base, schedule: { start: '2026-01-02T00', end: '2026-01-01T00' } })).toThrow(
+      'schedule.end: 2026-01-01T00 is before start 2026-01-02T00',
+    );
   });
 });
