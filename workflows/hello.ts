@@ -74,7 +74,7 @@ export async function helloPipelineWorkflow(input: HelloPipelineInput): Promise<
 
   const spark = await step('spark', `Spark SQL over ${topic} offsets ${JSON.stringify(offsets)}`, () =>
     engine.sparkSql({
-      appName: `sluice-hello-${input.runId}-${workflowInfo().runId.slice(0, 8)}-totals`,
+      appName: `sluice-hello-${input.runId}-${workflowInfo().runId}-totals`,
       sources: [
         {
           view: 'events',

@@ -34,6 +34,7 @@ const taskQueue = 'batch-tests';
 const gates = new Map<string, { open: () => void; promise: Promise<void> }>();
 const failing = new Set<string>();
 const started: string[] = [];
+const appNames: string[] = [];
 let killed = 0;
 const gate = (p: string) => {
   if (!gates.has(p)) {
@@ -49,6 +50,7 @@ const fakes: Partial<Activities> = {
   sparkSql: async (job) => {
     const p = job.output.partition;
     started.push(p);
+    appNames.push(job.appName);
     const ctx = Context.current();
     const beat = setInterval(() => ctx.heartbeat(), 200);
     try {
@@ -242,4 +244,20 @@ test('a backfill keeps a sliding window, goes on past a failed partition, pauses
     '2026-11-21T04',
     '2026-11-21T05',
   ]);
+});
+
+test('two runs of one partition started back to back submit under different application names', async () => {
+  // Run ids are UUIDv7: their first digits are a timestamp, so the whole id goes into the name.
+  const partition = '2026-11-20T04';
+  gate(partition).open();
+  for (let i = 0; i < 2; i++) {
+    await env.client.workflow.execute(batchPipelineWorkflow, {
+      taskQueue,
+      workflowId: batchWorkflowId(spec.name, partition),
+      args: [{ pipeline: spec, partition }],
+    });
+  }
+  const names = appNames.filter((n) => n.includes(partition));
+  expect(names).toHaveLength(2);
+  expect(new Set(names).size).toBe(2);
 });

@@ -164,7 +164,7 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
               );
               return spark.sparkSql({
                 // Deterministic per run and submission: a retried activity finds and follows it.
-                appName: `sluice-${spec.name}-${input.partition}-${workflowInfo().runId.slice(0, 8)}-s${st.submissions}`,
+                appName: `sluice-${spec.name}-${input.partition}-${workflowInfo().runId}-s${st.submissions}`,
                 sources: compiled.sources,
                 sql: compiled.sql,
                 output: { pipeline: spec.name, layer: 'batch', partition: input.partition },
