@@ -5,11 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { parseEnv } from '../../config/env';
 import { demoEvents } from '../../activities';
 import { SluicePipeline, SluiceState } from '../../lib/search-attributes';
 import { createSluiceWorker } from '../../workers/worker';
+import { recordHistory } from '../helpers/histories';
 import { helloPipelineWorkflow } from '../../workflows';
 
 jest.setTimeout(300_000);
@@ -32,11 +32,7 @@ test('the hello pipeline runs on every engine through the worker, and batch agre
         staticSummary: 'hello pipeline (integration test)',
       });
       const r = await handle.result();
-      if (process.env.RECORD_HISTORIES) {
-        const history = await handle.fetchHistory();
-        // historyToJSON: the proto3 JSON form `temporal workflow show -o json` prints, which replays.
-        fs.writeFileSync(path.join(__dirname, '..', 'histories', 'hello-pipeline.json'), historyToJSON(history));
-      }
+      await recordHistory('hello-pipeline.json', handle);
       return r;
     });
 

@@ -20,6 +20,7 @@ import {
   poolSchedulerWorkflow,
 } from '../../workflows';
 import { cancel, pause, poolState, progress, resume, retryPartitions, status } from '../../workflows/messages';
+import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
 
 jest.setTimeout(300_000);
@@ -143,6 +144,7 @@ test('status reports the steps; pause finishes the current step and waits before
   await h.signal(resume);
   expect(await h.result()).toMatchObject({ state: 'succeeded', rows: 3, applicationId: `app-${partition}` });
   expect(await h.query(status)).toMatchObject({ state: 'succeeded', progress: { done: 3, total: 3 }, submissions: 1 });
+  await recordHistory('batch-pipeline-paused.json', h);
 });
 
 test('cancel kills the running step, releases the grant and marks the run cancelled', async () => {
@@ -234,6 +236,7 @@ test('a backfill keeps a sliding window, goes on past a failed partition, pauses
   await h.signal(resume);
   const final = await h.result();
   expect(final).toMatchObject({ total: 6, done: 6, failed: [], running: [], remaining: 0 });
+  await recordHistory('backfill-retried.json', h);
   // The failed partition ran twice (failed, then retried); every other partition once.
   expect(started.filter((p) => p.startsWith('2026-11-21')).sort()).toEqual([
     '2026-11-21T00',

@@ -3,15 +3,12 @@
  * through withAdmission) and the real liveness-check activity. Set RECORD_HISTORIES=1 to refresh
  * the recorded histories under tests/histories/.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import {
   WorkflowFailedError,
   WorkflowUpdateFailedError,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -25,6 +22,7 @@ import {
   requestRecords,
   type RequestRecord,
 } from '../../workflows/messages';
+import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
 
 jest.setTimeout(600_000);
@@ -34,7 +32,6 @@ let workflowBundle: WorkflowBundleWithSourceMap;
 let worker: Worker;
 let running: Promise<void>;
 const taskQueue = 'pool-tests';
-const HISTORIES = path.join(__dirname, '..', 'histories');
 
 beforeAll(async () => {
   [env, workflowBundle] = await Promise.all([createTestEnv(), bundleWorkflows()]);
@@ -166,11 +163,11 @@ test('500 holders across 3+ continue-as-new boundaries: each granted exactly onc
   expect(state.running).toEqual([]);
   expect(state.pending).toEqual([]);
 
-  if (process.env.RECORD_HISTORIES) {
-    // The first run: it ends in continue-as-new, so replaying it covers the carry-over path.
-    const first = env.client.workflow.getHandle(pool.workflowId, pool.firstExecutionRunId);
-    fs.writeFileSync(path.join(HISTORIES, 'pool-scheduler-fifo-can.json'), historyToJSON(await first.fetchHistory()));
-  }
+  // The first run: it ends in continue-as-new, so replaying it covers the carry-over path.
+  await recordHistory(
+    'pool-scheduler-fifo-can.json',
+    env.client.workflow.getHandle(pool.workflowId, pool.firstExecutionRunId),
+  );
   await pool.terminate('test done');
 });
 
@@ -240,10 +237,8 @@ test('under the capacity policy a preemption revokes a grant and the preempted h
   expect(s.counters.revoked).toBe(1);
   const records = (await pool.query(requestRecords)).records;
   expect(maxUse(records).cpu).toBeLessThanOrEqual(10);
-  if (process.env.RECORD_HISTORIES) {
-    fs.writeFileSync(path.join(HISTORIES, 'hold-preempted.json'), historyToJSON(await d2.fetchHistory()));
-    fs.writeFileSync(path.join(HISTORIES, 'pool-scheduler-capacity.json'), historyToJSON(await pool.fetchHistory()));
-  }
+  await recordHistory('hold-preempted.json', d2);
+  await recordHistory('pool-scheduler-capacity.json', pool);
   await d1.terminate('test done');
   await pool.terminate('test done');
 });

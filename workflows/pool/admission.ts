@@ -9,7 +9,6 @@ import {
   isCancellation,
   setHandler,
   upsertSearchAttributes,
-  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ResourceVector } from '../../scheduler-policies';
@@ -33,7 +32,7 @@ export interface AdmissionAsk {
   /** May be revoked to make room for others (capacity policy). @default false */
   preemptible?: boolean;
   estimatedRuntimeMs?: number;
-  /** @default `${workflowId}/${uuid}` */
+  /** @default `${workflowId}/${runId}/${n}`: the n-th admission of this run */
   requestId?: string;
 }
 
@@ -59,6 +58,13 @@ interface Holding {
   reason?: string;
   revokedReason?: RevocationReason;
   onRevoke?: () => void;
+}
+
+/** Counts this run's admissions (per-run state on `globalThis`, like the registry). */
+function nextAdmission(): number {
+  const g = globalThis as { __sluiceAdmissionCount?: number };
+  g.__sluiceAdmissionCount = (g.__sluiceAdmissionCount ?? 0) + 1;
+  return g.__sluiceAdmissionCount;
 }
 
 /**
@@ -104,8 +110,9 @@ export async function withAdmission<T>(
   body: (grant: AdmissionGrant) => Promise<T>,
 ): Promise<T> {
   const info = workflowInfo();
-  const requestId = ask.requestId ?? `${info.workflowId}/${uuid4()}`;
   const holdings = registry();
+  // Derived from history alone (not from the seeded PRNG): the same on every replay.
+  const requestId = ask.requestId ?? `${info.workflowId}/${info.runId}/${nextAdmission()}`;
   if (holdings.has(requestId)) {
     throw ApplicationFailure.nonRetryable(
       `requestId ${requestId} is already in use by this workflow`,

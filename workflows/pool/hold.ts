@@ -1,4 +1,4 @@
-import { ApplicationFailure, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
 import { isRevocation, withAdmission, type AdmissionAsk } from './admission';
 
 export interface HoldInput extends AdmissionAsk {
@@ -20,7 +20,7 @@ export interface HoldResult {
  * reserve capacity (maintenance, a manual job); tests and the admission benchmark use it as a load.
  */
 export async function holdResourcesWorkflow(input: HoldInput): Promise<HoldResult> {
-  const requestId = input.requestId ?? `${workflowInfo().workflowId}/${uuid4()}`;
+  const requestId = input.requestId ?? `${workflowInfo().workflowId}/${workflowInfo().runId}/hold`;
   try {
     return await withAdmission(input.pool, { ...input, requestId }, async (grant) => {
       await sleep(input.holdMs);
