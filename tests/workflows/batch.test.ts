@@ -264,3 +264,20 @@ test('two runs of one partition started back to back submit under different appl
   expect(names).toHaveLength(2);
   expect(new Set(names).size).toBe(2);
 });
+
+test('a long backfill continues as new without losing a partition or running one twice', async () => {
+  const from = '2026-11-22T00';
+  const to = '2026-11-22T09';
+  for (let h = 0; h < 10; h++) gate(`2026-11-22T${String(h).padStart(2, '0')}`).open();
+  const h = await env.client.workflow.start(backfillWorkflow, {
+    taskQueue,
+    workflowId: backfillWorkflowId(spec.name, from, to),
+    // A small threshold forces several continue-as-new boundaries on this short range.
+    args: [{ pipeline: spec, from, to, concurrency: 3, continueAsNewAfterEvents: 40 }],
+  });
+  const final = await h.result();
+  expect(final).toMatchObject({ total: 10, done: 10, failed: [], cancelled: [], running: [], remaining: 0 });
+  expect(final.generation).toBeGreaterThanOrEqual(2);
+  const ran = started.filter((p) => p.startsWith('2026-11-22')).sort();
+  expect(ran).toEqual(Array.from({ length: 10 }, (_, i) => `2026-11-22T${String(i).padStart(2, '0')}`));
+});
