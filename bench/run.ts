@@ -10,7 +10,11 @@ const benches: Record<string, () => Bench> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   policies: () => require('./policies').run as Bench,
   // eslint-disable-next-line @typescript-eslint/no-require-imports
+  'batch-overhead': () => require('./batch-overhead').run as Bench,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   'policy-sim': () => require('./sim/run-sim').run as Bench,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  admission: () => require('./admission').run as Bench,
 };
 
 async function main(): Promise<void> {

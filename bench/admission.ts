@@ -1,0 +1,486 @@
+/**
+ * `npm run bench -- admission [--n 500] [--rounds 2] [--concurrency 64] [--warmup-n 150] [--batch 20]`:
+ * the admission throughput of one pool scheduler on a local dev server, against the signal
+ * round-trip throughput of the same server in the same run.
+ *
+ * - admission: N `holdResourcesWorkflow`s (holdMs 0: request → granted → release) through one
+ *   `poolSchedulerWorkflow` (fifo, capacity far above demand, so nothing waits for capacity);
+ * - echo, the baseline: N `echoClientWorkflow`s, each one signal round trip to one
+ *   `echoServerWorkflow` (bench/echo-workflows.ts), which batches its replies as the scheduler does.
+ *
+ * Both sides run with the same N, start concurrency and worker settings on the same server,
+ * alternated (a warm-up of each, then echo, admission, echo, admission, ...); each reports the
+ * median of its measured rounds. Throughput = N / (first start → last completion). Wait times,
+ * `lost` and `duplicateGrants` come from the scheduler's own records (`requestRecords`,
+ * `poolState`). CPU is sampled from /proc for the dev server, this process (worker and client) and
+ * everything else on the machine. A last round sends `--batch` pings per echo client in one
+ * workflow task, to show how far batching messages gets past the per-workflow cost.
+ *
+ * Prints one JSON object: `{"bench":"admission","admissionsPerSec","echoPerSec","ratio",
+ * "p50WaitMs","p99WaitMs","lost","duplicateGrants","dropped","bound",...}`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { SEARCH_ATTRIBUTES } from '../lib/search-attributes';
+import { installedLayout } from '../stack/install';
+import type { ActivityDeps } from '../workers/deps';
+import { holdResourcesWorkflow, poolSchedulerWorkflow } from '../workflows';
+import { poolState, requestRecords } from '../workflows/messages';
+import { echoClientWorkflow, echoServerWorkflow, echoStats } from './echo-workflows';
+
+const POOL_QUEUE = 'bench-admission';
+const ECHO_QUEUE = 'bench-echo';
+
+type Side = 'echo' | 'admission' | 'echo-batched';
+
+/** One round of either side. */
+interface Round {
+  side: Side;
+  /** Workflows started (for echo-batched: each sends `messages / workflows` pings). */
+  workflows: number;
+  messages: number;
+  seconds: number;
+  /** Messages (admissions, round trips) per second. */
+  perSec: number;
+  /** Client side: start call returned → result returned, per workflow. */
+  p50RoundTripMs: number;
+  p99RoundTripMs: number;
+  /** CPU during the round in % of one core (the machine has `machine.cpus` cores). */
+  serverCpuPct: number;
+  workerCpuPct: number;
+  /** Every other process on the machine. */
+  otherCpuPct: number;
+  /** CPU per message: the dev server's, and this process's (worker and client). */
+  serverCpuMs: number;
+  workerCpuMs: number;
+  /** Continue-as-new generations of the pool / echo server during the round. */
+  generations: number;
+  /** History events of one of the round's holder / echo client workflows. */
+  eventsPerWorkflow: number;
+}
+
+interface AdmissionCheck {
+  warm: boolean;
+  waits: number[];
+  lost: number;
+  duplicateGrants: number;
+  dropped: number;
+  outcomes: Record<string, number>;
+}
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const n = option(args, '--n', 500);
+  const rounds = option(args, '--rounds', 2);
+  const concurrency = option(args, '--concurrency', 64);
+  const warmupN = option(args, '--warmup-n', Math.min(n, 150));
+  const batch = option(args, '--batch', 20);
+
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: installedLayout().temporalBin },
+      searchAttributes: [...SEARCH_ATTRIBUTES],
+    },
+  });
+  const serverPid = childPid('temporal');
+  // Interrupted (Ctrl-C), the finally below does not run: stop the dev server we started ourselves.
+  const interrupted = () => {
+    if (serverPid !== undefined) process.kill(serverPid, 'SIGTERM');
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+  // Two cores: the workflow thread, the SDK's core threads and the client share one process with
+  // the dev server beside it. Enough task slots and pollers that the worker keeps a backlog of
+  // tasks to batch, and a cache large enough that no holder is evicted and replayed mid-round.
+  const settings = {
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentWorkflowTaskPolls: 20,
+    maxCachedWorkflows: 2 * n + 500,
+    reuseV8Context: true,
+    workflowThreadPoolSize: 1,
+  } satisfies Partial<WorkerOptions>;
+  const { findGoneHolders } = createActivities({ temporal: () => env.client } as ActivityDeps);
+  const workers: Worker[] = [];
+  const running: Promise<void>[] = [];
+  try {
+    process.stderr.write('admission: bundling workflows and starting workers\n');
+    workers.push(
+      ...(await Promise.all([
+        Worker.create({
+          connection: env.nativeConnection,
+          taskQueue: POOL_QUEUE,
+          workflowsPath: require.resolve('../workflows'),
+          activities: { findGoneHolders },
+          ...settings,
+        }),
+        Worker.create({
+          connection: env.nativeConnection,
+          taskQueue: ECHO_QUEUE,
+          workflowsPath: require.resolve('./echo-workflows'),
+          ...settings,
+        }),
+      ])),
+    );
+    running.push(...workers.map((w) => w.run()));
+
+    const client = env.client;
+    const measured: Round[] = [];
+    const checks: AdmissionCheck[] = [];
+    let count = 0;
+    const once = async (side: Side, size: number, warm: boolean) => {
+      const tag = `r${++count}`;
+      const sample = cpuSample(serverPid);
+      const r =
+        side === 'admission'
+          ? await admissionRound(client, tag, size, concurrency)
+          : await echoRound(client, tag, size, concurrency, side === 'echo' ? 1 : batch);
+      const round: Round = { ...r.round, ...sample(r.round.messages) };
+      process.stderr.write(
+        `${warm ? 'warm-up ' : ''}${side} n=${round.messages}: ${round.perSec}/s in ${round.seconds} s, ` +
+          `round trip p50 ${round.p50RoundTripMs} ms p99 ${round.p99RoundTripMs} ms, cpu server ` +
+          `${round.serverCpuPct}% worker ${round.workerCpuPct}% other ${round.otherCpuPct}%, generations ${round.generations}\n`,
+      );
+      if (!warm) measured.push(round);
+      if (r.check) checks.push({ ...r.check, warm });
+    };
+
+    await once('echo', warmupN, true);
+    await once('admission', warmupN, true);
+    for (let k = 0; k < rounds; k++) {
+      await once('echo', n, false);
+      await once('admission', n, false);
+    }
+    await once('echo-batched', n * 2, false);
+
+    const echo = summary(measured.filter((r) => r.side === 'echo'));
+    const admission = summary(measured.filter((r) => r.side === 'admission'));
+    const batched = measured.find((r) => r.side === 'echo-batched')!;
+    // Every round's records are checked (warm-ups too); only measured rounds count for wait times.
+    const waits = checks.filter((c) => !c.warm).flatMap((c) => c.waits);
+    return {
+      bench: 'admission',
+      admissionsPerSec: admission.perSec,
+      echoPerSec: echo.perSec,
+      ratio: round2(admission.perSec / echo.perSec),
+      p50WaitMs: percentile(waits, 0.5),
+      p99WaitMs: percentile(waits, 0.99),
+      lost: sum(checks.map((c) => c.lost)),
+      duplicateGrants: sum(checks.map((c) => c.duplicateGrants)),
+      dropped: sum(checks.map((c) => c.dropped)),
+      poolGenerations: measured.filter((r) => r.side === 'admission').map((r) => r.generations),
+      bound: bound(echo, admission, batched, batch),
+      cpuMsPerAdmission: { server: admission.serverCpuMs, worker: admission.workerCpuMs },
+      cpuMsPerEcho: { server: echo.serverCpuMs, worker: echo.workerCpuMs },
+      batchedEcho: { pingsPerWorkflow: batch, messagesPerSec: batched.perSec, workflows: batched.workflows },
+      n,
+      concurrency,
+      rounds: measured,
+      outcomes: checks.map((c) => ({ warm: c.warm, ...c.outcomes })),
+      settings: {
+        worker: settings,
+        pool: { policy: 'fifo', capacity: { cpu: 1e6 }, demand: { cpu: 1 }, holdMs: 0, recordLimit: n },
+      },
+      server:
+        'temporal server start-dev as the test environment starts it (in-memory SQLite); no dynamic config changed',
+      machine: { cpus: os.availableParallelism(), loadavg: os.loadavg().map(round2) },
+    };
+  } finally {
+    for (const w of workers) w.shutdown();
+    await Promise.allSettled(running);
+    await env.teardown();
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+  }
+}
+
+interface SideSummary {
+  perSec: number;
+  serverCpuMs: number;
+  workerCpuMs: number;
+  busyPct: number;
+  otherPct: number;
+  events: number;
+}
+
+/** The medians of a side's measured rounds. */
+function summary(rs: Round[]): SideSummary {
+  return {
+    perSec: round2(median(rs.map((r) => r.perSec))),
+    serverCpuMs: round2(median(rs.map((r) => r.serverCpuMs))),
+    workerCpuMs: round2(median(rs.map((r) => r.workerCpuMs))),
+    busyPct: Math.round(median(rs.map((r) => r.serverCpuPct + r.workerCpuPct + r.otherCpuPct))),
+    otherPct: Math.round(median(rs.map((r) => r.otherCpuPct))),
+    events: median(rs.map((r) => r.eventsPerWorkflow)),
+  };
+}
+
+/** What bounds throughput, from this run's measurements: one sentence. */
+function bound(echo: SideSummary, admission: SideSummary, batched: Round, pings: number): string {
+  const perEcho = round2(echo.serverCpuMs + echo.workerCpuMs);
+  const perAdmission = round2(admission.serverCpuMs + admission.workerCpuMs);
+  return (
+    `CPU: the ${os.availableParallelism()} cores ran at ${admission.busyPct}% of ${os.availableParallelism() * 100}% ` +
+    `(other processes ${admission.otherPct}%); an admission costs ${perAdmission} ms CPU (server ${admission.serverCpuMs}, ` +
+    `worker+client ${admission.workerCpuMs}; holder ${admission.events} history events) against ${perEcho} ms for an echo ` +
+    `round trip (server ${echo.serverCpuMs}, worker+client ${echo.workerCpuMs}; client ${echo.events} events), since a ` +
+    `holder makes two signal round trips, a timer and two search-attribute upserts; the cost is per workflow, not ` +
+    `per message: ${pings} pings per echo workflow reach ${batched.perSec}/s.`
+  );
+}
+
+// ---- the two sides -------------------------------------------------------------------------------
+
+async function admissionRound(
+  client: Client,
+  tag: string,
+  n: number,
+  concurrency: number,
+): Promise<{ round: Omit<Round, CpuFields>; check: Omit<AdmissionCheck, 'warm'> }> {
+  const name = `bench-${tag}`;
+  const pool = await client.workflow.start(poolSchedulerWorkflow, {
+    taskQueue: POOL_QUEUE,
+    workflowId: `pool/${name}`,
+    args: [{ name, capacity: { cpu: 1e6 }, policy: { kind: 'fifo' }, options: { recordLimit: n } }],
+  });
+  await pool.query(poolState); // the pool is up before the clock starts
+  const returned = new Map<string, string>();
+  const timing = await drive(n, concurrency, async (i) => {
+    const id = `hold-${tag}-${i}`;
+    const h = await client.workflow.start(holdResourcesWorkflow, {
+      taskQueue: POOL_QUEUE,
+      workflowId: id,
+      args: [{ pool: name, demand: { cpu: 1 }, holdMs: 0, tenant: 'bench', kind: 'batch', requestId: `${id}#r` }],
+    });
+    return async () => {
+      const r = await h.result().catch((err: unknown) => ({ requestId: `${id}#r`, outcome: String(err) }));
+      returned.set(r.requestId, r.outcome);
+    };
+  });
+  const [page, view, sample] = await Promise.all([
+    pool.query(requestRecords),
+    pool.query(poolState),
+    client.workflow.getHandle(`hold-${tag}-0`).describe(),
+  ]);
+  await pool.terminate('benchmark round over');
+
+  const grants = new Map<string, number>();
+  const released = new Set<string>();
+  const outcomes: Record<string, number> = {};
+  for (const r of page.records) {
+    if (r.grantedAt !== undefined) grants.set(r.requestId, (grants.get(r.requestId) ?? 0) + 1);
+    if (r.outcome === 'released') released.add(r.requestId);
+    outcomes[r.outcome ?? 'open'] = (outcomes[r.outcome ?? 'open'] ?? 0) + 1;
+  }
+  let lost = 0;
+  for (let i = 0; i < n; i++) {
+    const requestId = `hold-${tag}-${i}#r`;
+    if (!released.has(requestId) || returned.get(requestId) !== 'released') lost += 1;
+  }
+  const check = {
+    waits: page.records.flatMap((r) => (r.waitMs !== undefined ? [r.waitMs] : [])),
+    lost,
+    duplicateGrants: view.counters.duplicateGrants + [...grants.values()].filter((c) => c > 1).length,
+    dropped: page.dropped,
+    outcomes,
+  };
+  return {
+    round: { side: 'admission', ...timing, generations: view.generation, eventsPerWorkflow: sample.historyLength },
+    check,
+  };
+}
+
+async function echoRound(
+  client: Client,
+  tag: string,
+  messages: number,
+  concurrency: number,
+  pings: number,
+): Promise<{ round: Omit<Round, CpuFields>; check?: undefined }> {
+  const serverId = `echo-server-${tag}`;
+  const server = await client.workflow.start(echoServerWorkflow, {
+    taskQueue: ECHO_QUEUE,
+    workflowId: serverId,
+    args: [],
+  });
+  await server.query(echoStats);
+  const workflows = Math.ceil(messages / pings);
+  let answered = 0;
+  const timing = await drive(workflows, concurrency, async (i) => {
+    const h = await client.workflow.start(echoClientWorkflow, {
+      taskQueue: ECHO_QUEUE,
+      workflowId: `echo-${tag}-${i}`,
+      args: [serverId, pings],
+    });
+    return async () => {
+      const pongs = await h.result();
+      answered += pongs;
+    };
+  });
+  const [stats, sample] = await Promise.all([
+    server.query(echoStats),
+    client.workflow.getHandle(`echo-${tag}-0`).describe(),
+  ]);
+  await server.terminate('benchmark round over');
+  if (answered !== workflows * pings) throw new Error(`echo: ${workflows * pings - answered} pings unanswered`);
+  const perSec = round2(answered / timing.seconds);
+  return {
+    round: {
+      side: pings === 1 ? 'echo' : 'echo-batched',
+      ...timing,
+      messages: answered,
+      perSec,
+      generations: stats.generation,
+      eventsPerWorkflow: sample.historyLength,
+    },
+  };
+}
+
+type CpuFields = 'serverCpuPct' | 'workerCpuPct' | 'otherCpuPct' | 'serverCpuMs' | 'workerCpuMs';
+
+/**
+ * Starts `n` workflows with at most `concurrency` start calls in flight and waits for all of them
+ * to complete; `start(i)` returns a function that awaits the workflow's result. The clock runs from
+ * the first start to the last completion.
+ */
+async function drive(
+  n: number,
+  concurrency: number,
+  start: (i: number) => Promise<() => Promise<void>>,
+): Promise<{
+  workflows: number;
+  messages: number;
+  seconds: number;
+  perSec: number;
+  p50RoundTripMs: number;
+  p99RoundTripMs: number;
+}> {
+  const t0 = performance.now();
+  let last = t0;
+  const roundTrips: number[] = [];
+  const completions: Promise<void>[] = [];
+  let failure: unknown;
+  let next = 0;
+  const lane = async () => {
+    while (next < n && failure === undefined) {
+      const wait = await start(next++);
+      const started = performance.now();
+      completions.push(
+        wait().then(() => {
+          last = performance.now();
+          roundTrips.push(last - started);
+        }),
+      );
+    }
+  };
+  // A failure stops new starts, but everything in flight settles before the caller tears the
+  // server down: a call still retrying on a closed connection would crash the process.
+  const fail = (err: unknown) => {
+    if (failure === undefined) process.stderr.write(`admission: ${String(err)}\n`);
+    failure ??= err;
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, () => lane().catch(fail)));
+  await Promise.all(completions.map((c) => c.catch(fail)));
+  if (failure !== undefined) throw failure;
+  const seconds = (last - t0) / 1000;
+  return {
+    workflows: n,
+    messages: n,
+    seconds: round2(seconds),
+    perSec: round2(n / seconds),
+    p50RoundTripMs: Math.round(percentile(roundTrips, 0.5)),
+    p99RoundTripMs: Math.round(percentile(roundTrips, 0.99)),
+  };
+}
+
+// ---- measuring -----------------------------------------------------------------------------------
+
+/** The pid of this process's child named `comm` (the dev server the test environment spawned). */
+function childPid(comm: string): number | undefined {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = procStat(entry);
+      if (stat.ppid === process.pid && stat.comm === comm) return Number(entry);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return undefined;
+}
+
+/** A process's name, parent and CPU time (user + system, in clock ticks) from /proc/<pid>/stat. */
+function procStat(pid: string | number): { comm: string; ppid: number; ticks: number } {
+  const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' '); // fields[0] is field 3, the state
+  return {
+    comm: text.slice(text.indexOf('(') + 1, close),
+    ppid: Number(fields[1]),
+    ticks: Number(fields[11]) + Number(fields[12]),
+  };
+}
+
+/** Busy clock ticks of the whole machine, from /proc/stat (everything but idle and iowait). */
+function machineTicks(): number {
+  const [, ...values] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = values.map(Number);
+  void idle;
+  void iowait;
+  return user! + nice! + system! + irq! + softirq! + steal!;
+}
+
+/** Starts a CPU sample of the server, this process and the machine; the returned function ends it. */
+function cpuSample(serverPid: number | undefined) {
+  const TICKS = 100; // USER_HZ on Linux
+  const server = () => (serverPid === undefined ? NaN : procStat(serverPid).ticks);
+  const s0 = server();
+  const w0 = procStat('self').ticks;
+  const m0 = machineTicks();
+  const t0 = performance.now();
+  return (messages: number): Pick<Round, CpuFields> => {
+    const seconds = (performance.now() - t0) / 1000;
+    const s = (server() - s0) / TICKS;
+    const w = (procStat('self').ticks - w0) / TICKS;
+    const m = (machineTicks() - m0) / TICKS;
+    return {
+      serverCpuPct: Math.round((s / seconds) * 100),
+      workerCpuPct: Math.round((w / seconds) * 100),
+      otherCpuPct: Math.max(0, Math.round(((m - s - w) / seconds) * 100)),
+      serverCpuMs: round2((s * 1000) / messages),
+      workerCpuMs: round2((w * 1000) / messages),
+    };
+  };
+}
+
+// ---- helpers -------------------------------------------------------------------------------------
+
+function option(args: string[], name: string, fallback: number): number {
+  const at = args.indexOf(name);
+  if (at < 0) return fallback;
+  const value = Number(args[at + 1]);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} expects a positive integer`);
+  return value;
+}
+
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
