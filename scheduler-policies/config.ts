@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatZodIssues } from '../lib/zod-issues';
 
 const SHARE_MESSAGE = 'share must be a number between 0 and 1';
 const share = z.number({ error: SHARE_MESSAGE }).min(0, { error: SHARE_MESSAGE }).max(1, { error: SHARE_MESSAGE });
@@ -124,7 +125,7 @@ export class PolicyConfigError extends Error {
  * `queues[1].guaranteed: guaranteed 0.6 > max 0.5`. The root is written `(root)`.
  */
 export function formatConfigIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  return formatZodIssues(error);
 }
 
 /** Validates `input` as a {@link PolicyConfig}; throws {@link PolicyConfigError} naming each bad field. */
@@ -132,16 +133,6 @@ export function parsePolicyConfig(input: unknown): PolicyConfig {
   const result = PolicyConfigSchema.safeParse(input);
   if (!result.success) throw new PolicyConfigError(formatConfigIssues(result.error));
   return result.data;
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out === '' ? '(root)' : out;
 }
 
 function describeKind(input: unknown): string {

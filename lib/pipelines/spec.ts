@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatZodIssues } from '../zod-issues';
 import { DURATION_SYNTAX, parseDuration } from './duration';
 import { PARTITION_MS, type Partitioning } from './partitions';
 import { scanSelect } from './sql-text';
@@ -358,7 +359,7 @@ export class InvalidPipelineSpec extends Error {
  * The root is written `(root)`.
  */
 export function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  return formatZodIssues(error);
 }
 
 /** Validates a spec that arrived as data (JSON, workflow input); throws {@link InvalidPipelineSpec}. */
@@ -517,14 +518,4 @@ function duplicates(values: readonly string[]): number[] {
 function describe(input: unknown, key: string): string {
   const value = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[key] : input;
   return value === undefined ? '(missing)' : JSON.stringify(value);
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out === '' ? '(root)' : out;
 }

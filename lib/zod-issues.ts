@@ -1,0 +1,20 @@
+import type { z } from 'zod';
+
+/**
+ * A zod error as one `path: problem` line per issue, e.g. `queues[1].guaranteed: guaranteed 0.6 >
+ * max 0.5` or `transform.aggregates[1].column: unknown column "amout"`; the root is `(root)`.
+ * Pure (imports only zod's types): used by workflow code, policies and the CLI alike.
+ */
+export function formatZodIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out === '' ? '(root)' : out;
+}
