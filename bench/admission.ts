@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- admission [--n 500] [--rounds 2] [--concurrency 64] [--warmup-n 150] [--batch 20]`:
+ * `npm run bench -- admission [--n 500] [--rounds 2] [--concurrency 64] [--warmup-n 150] [--batch 20]
+ * [--round-timeout-s N]`:
  * the admission throughput of one pool scheduler on a local dev server, against the signal
  * round-trip throughput of the same server in the same run.
  *
@@ -69,6 +70,8 @@ interface AdmissionCheck {
   lost: number;
   duplicateGrants: number;
   dropped: number;
+  /** Size of the records the pool carries across continue-as-new, as JSON. */
+  recordsKB: number;
   outcomes: Record<string, number>;
 }
 
@@ -78,6 +81,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const concurrency = option(args, '--concurrency', 64);
   const warmupN = option(args, '--warmup-n', Math.min(n, 150));
   const batch = option(args, '--batch', 20);
+  const timeoutS = option(args, '--round-timeout-s', 0);
+  // Generous: a round runs at 10–40 workflows/s on two busy cores.
+  const load = (size: number): Load => ({
+    concurrency,
+    timeoutMs: 1000 * (timeoutS || Math.max(120, size / 2)),
+  });
 
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const env = await TestWorkflowEnvironment.createLocal({
@@ -136,8 +145,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       const sample = cpuSample(serverPid);
       const r =
         side === 'admission'
-          ? await admissionRound(client, tag, size, concurrency)
-          : await echoRound(client, tag, size, concurrency, side === 'echo' ? 1 : batch);
+          ? await admissionRound(client, tag, size, load(size))
+          : await echoRound(client, tag, size, load(size), side === 'echo' ? 1 : batch);
       const round: Round = { ...r.round, ...sample(r.round.messages) };
       process.stderr.write(
         `${warm ? 'warm-up ' : ''}${side} n=${round.messages}: ${round.perSec}/s in ${round.seconds} s, ` +
@@ -171,17 +180,18 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       lost: sum(checks.map((c) => c.lost)),
       duplicateGrants: sum(checks.map((c) => c.duplicateGrants)),
       dropped: sum(checks.map((c) => c.dropped)),
+      carriedRecordsKB: Math.max(...checks.map((c) => c.recordsKB)),
       poolGenerations: measured.filter((r) => r.side === 'admission').map((r) => r.generations),
       bound: bound(echo, admission, batched, batch),
       cpuMsPerAdmission: { server: admission.serverCpuMs, worker: admission.workerCpuMs },
       cpuMsPerEcho: { server: echo.serverCpuMs, worker: echo.workerCpuMs },
       batchedEcho: { pingsPerWorkflow: batch, messagesPerSec: batched.perSec, workflows: batched.workflows },
       n,
-      concurrency,
       rounds: measured,
       outcomes: checks.map((c) => ({ warm: c.warm, ...c.outcomes })),
       settings: {
         worker: settings,
+        client: { startConcurrency: concurrency, maxWorkflowsInFlight: MAX_IN_FLIGHT },
         pool: { policy: 'fifo', capacity: { cpu: 1e6 }, demand: { cpu: 1 }, holdMs: 0, recordLimit: n },
       },
       server:
@@ -222,7 +232,7 @@ function bound(echo: SideSummary, admission: SideSummary, batched: Round, pings:
   const perEcho = round2(echo.serverCpuMs + echo.workerCpuMs);
   const perAdmission = round2(admission.serverCpuMs + admission.workerCpuMs);
   return (
-    `CPU: the ${os.availableParallelism()} cores ran at ${admission.busyPct}% of ${os.availableParallelism() * 100}% ` +
+    `CPU: the ${os.availableParallelism()} cores were ${admission.busyPct}% busy of ${os.availableParallelism() * 100}% ` +
     `(other processes ${admission.otherPct}%); an admission costs ${perAdmission} ms CPU (server ${admission.serverCpuMs}, ` +
     `worker+client ${admission.workerCpuMs}; holder ${admission.events} history events) against ${perEcho} ms for an echo ` +
     `round trip (server ${echo.serverCpuMs}, worker+client ${echo.workerCpuMs}; client ${echo.events} events), since a ` +
@@ -237,7 +247,7 @@ async function admissionRound(
   client: Client,
   tag: string,
   n: number,
-  concurrency: number,
+  { concurrency, timeoutMs }: Load,
 ): Promise<{ round: Omit<Round, CpuFields>; check: Omit<AdmissionCheck, 'warm'> }> {
   const name = `bench-${tag}`;
   const pool = await client.workflow.start(poolSchedulerWorkflow, {
@@ -247,16 +257,19 @@ async function admissionRound(
   });
   await pool.query(poolState); // the pool is up before the clock starts
   const returned = new Map<string, string>();
-  const timing = await drive(n, concurrency, async (i) => {
+  const timing = await drive(n, concurrency, timeoutMs, async (i) => {
     const id = `hold-${tag}-${i}`;
     const h = await client.workflow.start(holdResourcesWorkflow, {
       taskQueue: POOL_QUEUE,
       workflowId: id,
       args: [{ pool: name, demand: { cpu: 1 }, holdMs: 0, tenant: 'bench', kind: 'batch', requestId: `${id}#r` }],
     });
-    return async () => {
-      const r = await h.result().catch((err: unknown) => ({ requestId: `${id}#r`, outcome: String(err) }));
-      returned.set(r.requestId, r.outcome);
+    return {
+      done: async () => {
+        const r = await h.result().catch((err: unknown) => ({ requestId: `${id}#r`, outcome: String(err) }));
+        returned.set(r.requestId, r.outcome);
+      },
+      terminate: () => h.terminate('benchmark round timed out'),
     };
   });
   const [page, view, sample] = await Promise.all([
@@ -277,13 +290,21 @@ async function admissionRound(
   let lost = 0;
   for (let i = 0; i < n; i++) {
     const requestId = `hold-${tag}-${i}#r`;
-    if (!released.has(requestId) || returned.get(requestId) !== 'released') lost += 1;
+    const holder = returned.get(requestId);
+    if (released.has(requestId) && holder === 'released') continue;
+    lost += 1;
+    if (lost <= 3) {
+      process.stderr.write(
+        `admission: ${requestId} lost: scheduler ${released.has(requestId) ? 'released' : 'no release'}, holder ${holder}\n`,
+      );
+    }
   }
   const check = {
     waits: page.records.flatMap((r) => (r.waitMs !== undefined ? [r.waitMs] : [])),
     lost,
     duplicateGrants: view.counters.duplicateGrants + [...grants.values()].filter((c) => c > 1).length,
     dropped: page.dropped,
+    recordsKB: Math.round(JSON.stringify(page.records).length / 1024),
     outcomes,
   };
   return {
@@ -296,7 +317,7 @@ async function echoRound(
   client: Client,
   tag: string,
   messages: number,
-  concurrency: number,
+  { concurrency, timeoutMs }: Load,
   pings: number,
 ): Promise<{ round: Omit<Round, CpuFields>; check?: undefined }> {
   const serverId = `echo-server-${tag}`;
@@ -308,15 +329,18 @@ async function echoRound(
   await server.query(echoStats);
   const workflows = Math.ceil(messages / pings);
   let answered = 0;
-  const timing = await drive(workflows, concurrency, async (i) => {
+  const timing = await drive(workflows, concurrency, timeoutMs, async (i) => {
     const h = await client.workflow.start(echoClientWorkflow, {
       taskQueue: ECHO_QUEUE,
       workflowId: `echo-${tag}-${i}`,
       args: [serverId, pings],
     });
-    return async () => {
-      const pongs = await h.result();
-      answered += pongs;
+    return {
+      done: async () => {
+        const pongs = await h.result();
+        answered += pongs;
+      },
+      terminate: () => h.terminate('benchmark round timed out'),
     };
   });
   const [stats, sample] = await Promise.all([
@@ -340,15 +364,36 @@ async function echoRound(
 
 type CpuFields = 'serverCpuPct' | 'workerCpuPct' | 'otherCpuPct' | 'serverCpuMs' | 'workerCpuMs';
 
+/** How a round is driven: start calls in flight at most, and how long it may last. */
+interface Load {
+  concurrency: number;
+  timeoutMs: number;
+}
+
 /**
- * Starts `n` workflows with at most `concurrency` start calls in flight and waits for all of them
- * to complete; `start(i)` returns a function that awaits the workflow's result. The clock runs from
- * the first start to the last completion.
+ * Workflows started and not finished, at most. Each is awaited by a `result()` long poll, and the
+ * dev server refuses more than 1200 concurrent long polls per namespace (`frontend.namespaceCount`;
+ * the workers' pollers count too): beyond it `result()` fails with RESOURCE_EXHAUSTED.
+ */
+const MAX_IN_FLIGHT = 1000;
+
+/** A started workflow, as `drive` sees it. */
+interface Started {
+  /** Resolves when the workflow is done and its result checked. */
+  done: () => Promise<void>;
+  terminate: () => Promise<unknown>;
+}
+
+/**
+ * Starts `n` workflows with at most `concurrency` start calls and `MAX_IN_FLIGHT` unfinished
+ * workflows at a time, and waits for all of them to complete. The clock runs from the first start to the last completion. A round that is not
+ * over within `timeoutMs` fails, after terminating the workflows still running.
  */
 async function drive(
   n: number,
   concurrency: number,
-  start: (i: number) => Promise<() => Promise<void>>,
+  timeoutMs: number,
+  start: (i: number) => Promise<Started>,
 ): Promise<{
   workflows: number;
   messages: number;
@@ -361,17 +406,31 @@ async function drive(
   let last = t0;
   const roundTrips: number[] = [];
   const completions: Promise<void>[] = [];
+  const unfinished = new Map<number, Started>();
+  const waiting: (() => void)[] = []; // lanes waiting for a workflow to finish
   let failure: unknown;
   let next = 0;
   const lane = async () => {
     while (next < n && failure === undefined) {
-      const wait = await start(next++);
+      if (unfinished.size >= MAX_IN_FLIGHT) {
+        await new Promise<void>((resolve) => waiting.push(resolve));
+        continue;
+      }
+      const i = next++;
+      const w = await start(i);
       const started = performance.now();
+      unfinished.set(i, w);
       completions.push(
-        wait().then(() => {
-          last = performance.now();
-          roundTrips.push(last - started);
-        }),
+        w
+          .done()
+          .then(() => {
+            last = performance.now();
+            roundTrips.push(last - started);
+          })
+          .finally(() => {
+            unfinished.delete(i);
+            waiting.shift()?.();
+          }),
       );
     }
   };
@@ -381,8 +440,16 @@ async function drive(
     if (failure === undefined) process.stderr.write(`admission: ${String(err)}\n`);
     failure ??= err;
   };
+  const terminations: Promise<unknown>[] = [];
+  const timer = setTimeout(() => {
+    fail(new Error(`round not over after ${timeoutMs / 1000} s: ${n - next + unfinished.size} of ${n} unfinished`));
+    waiting.splice(0).forEach((resume) => resume());
+    for (const w of unfinished.values()) terminations.push(w.terminate().catch(() => undefined));
+  }, timeoutMs);
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, () => lane().catch(fail)));
   await Promise.all(completions.map((c) => c.catch(fail)));
+  clearTimeout(timer);
+  await Promise.all(terminations);
   if (failure !== undefined) throw failure;
   const seconds = (last - t0) / 1000;
   return {

@@ -41,9 +41,16 @@ export interface EchoCarried {
   stats: EchoStats;
 }
 
+/**
+ * Pongs in flight at most. The server fails a workflow task that would leave more than 2000
+ * signals to other workflows pending (`limit.numPendingSignals.error`), and every retry of that
+ * task fails alike: the workflow would be stuck for good behind a large enough backlog.
+ */
+export const MAX_PONGS_IN_FLIGHT = 500;
+
 /** Answers every ping with a pong to its sender; `carried` is what a previous run left. */
 export async function echoServerWorkflow(carried?: EchoCarried): Promise<void> {
-  let queue = carried?.owed ?? [];
+  const queue = carried?.owed ?? [];
   const stats: EchoStats = carried
     ? { ...carried.stats, generation: carried.stats.generation + 1 }
     : { generation: 0, answered: 0 };
@@ -59,21 +66,17 @@ export async function echoServerWorkflow(carried?: EchoCarried): Promise<void> {
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   };
-  const take = () => {
-    const batch = queue;
-    queue = [];
-    return batch;
-  };
+  const canSend = () => queue.length > 0 && inFlight.size < MAX_PONGS_IN_FLIGHT;
 
   for (;;) {
-    await condition(() => queue.length > 0 || workflowInfo().continueAsNewSuggested);
-    take().forEach(send);
+    await condition(() => canSend() || workflowInfo().continueAsNewSuggested);
+    queue.splice(0, MAX_PONGS_IN_FLIGHT - inFlight.size).forEach(send);
     if (workflowInfo().continueAsNewSuggested) {
       // As the scheduler does: the pongs already sent complete before the boundary; pings that
-      // arrive meanwhile are carried and answered first thing by the next run.
+      // arrive meanwhile, or wait for room, are carried and answered first thing by the next run.
       await condition(allHandlersFinished);
       await Promise.all([...inFlight]);
-      await continueAsNew<typeof echoServerWorkflow>({ owed: take(), stats });
+      await continueAsNew<typeof echoServerWorkflow>({ owed: queue, stats });
     }
   }
 }
