@@ -27,6 +27,9 @@ import {
 } from '../messages';
 import { parseOrThrow, PoolInputSchema, PoolState, type Outgoing, type PoolInput } from './pool-state';
 
+/** Signals to holders in flight at once; far below the server's pending-signals limit (2000). */
+const MAX_SIGNALS_IN_FLIGHT = 500;
+
 const { findGoneHolders } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30 seconds',
@@ -69,9 +72,20 @@ export async function poolSchedulerWorkflow(input: PoolInput): Promise<void> {
     { key: SluiceState, value: 'running' },
   ]);
 
-  // Signals to holders run concurrently with the loop; CAN waits for them all.
+  // Signals to holders run concurrently with the loop, at most MAX_SIGNALS_IN_FLIGHT at once: the
+  // server refuses a workflow task that leaves too many signals pending (2000 by default), and a
+  // refused task would be refused again on every retry, leaving the pool stuck. The rest wait in a
+  // backlog, sent as earlier signals complete. CAN waits for all of them.
   const inFlight = new Set<Promise<void>>();
+  const backlog: Outgoing[] = [];
+  const flush = () => {
+    while (backlog.length > 0 && inFlight.size < MAX_SIGNALS_IN_FLIGHT) sendNow(backlog.shift()!);
+  };
   const send = (o: Outgoing) => {
+    backlog.push(o);
+    flush();
+  };
+  const sendNow = (o: Outgoing) => {
     const handle = getExternalWorkflowHandle(o.holder.workflowId, o.holder.runId);
     const p = (
       o.signal === 'admissionGranted'
@@ -85,7 +99,10 @@ export async function poolSchedulerWorkflow(input: PoolInput): Promise<void> {
         if (pool.reclaim([o.holder], now()) > 0)
           log.info('reclaimed a holder that could not be signalled', { ...o.holder });
       })
-      .finally(() => inFlight.delete(p));
+      .finally(() => {
+        inFlight.delete(p);
+        flush();
+      });
     inFlight.add(p);
   };
 
@@ -132,7 +149,11 @@ export async function poolSchedulerWorkflow(input: PoolInput): Promise<void> {
       // meanwhile are carried as pending, and the next run decides first thing.
       checking = false;
       await condition(allHandlersFinished);
-      for (let owed = pool.takeOutbox(); owed.length > 0 || inFlight.size > 0; owed = pool.takeOutbox()) {
+      for (
+        let owed = pool.takeOutbox();
+        owed.length > 0 || inFlight.size > 0 || backlog.length > 0;
+        owed = pool.takeOutbox()
+      ) {
         owed.forEach(send);
         await Promise.all([...inFlight]);
       }
