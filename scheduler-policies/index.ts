@@ -9,18 +9,7 @@
  * ```
  */
 export type { AdmissionRequest, Decision, Grant, PoolSnapshot, ResourceVector, SchedulingPolicy } from './types';
-export {
-  BackfillConfigSchema,
-  CapacityConfigSchema,
-  CapacityQueueSchema,
-  FairConfigSchema,
-  FifoConfigSchema,
-  formatConfigIssues,
-  parsePolicyConfig,
-  PolicyConfigError,
-  PolicyConfigSchema,
-  PriorityConfigSchema,
-} from './config';
+export { formatConfigIssues, parsePolicyConfig, PolicyConfigError, PolicyConfigSchema } from './config';
 export type {
   BackfillConfig,
   CapacityConfig,

@@ -9,30 +9,16 @@
  * ```
  */
 export {
-  AggregateSchema,
-  BatchPipelineSpecSchema,
-  BatchSettingsSchema,
   COLUMN_TYPES,
-  ColumnsSchema,
-  ColumnTypeSchema,
-  DeclarativeTransformSchema,
   declarativeOutputNames,
   definePipeline,
   EVENT_TIME_COLUMN,
   formatIssues,
   InvalidPipelineSpec,
   isDeclarative,
-  KafkaSourceSchema,
-  LakeSourceSchema,
   parsePipelineSpec,
-  PartitioningSchema,
   PipelineSpecSchema,
-  SourceSchema,
-  SqlTransformSchema,
-  TransformSchema,
-  ValidateSchema,
   WINDOW_COLUMNS,
-  WindowSchema,
 } from './spec';
 export type {
   Aggregate,

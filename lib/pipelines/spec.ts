@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { once } from '../lazy';
 import { formatZodIssues } from '../zod-issues';
 import { DURATION_SYNTAX, parseDuration } from './duration';
 import { PARTITION_MS, type Partitioning } from './partitions';
@@ -75,220 +76,268 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
 
 const columnName = () => matching(IDENTIFIER, 'a column name matching ^[A-Za-z_][A-Za-z0-9_]*$');
 
-// ---- source
+/** The spec's parts up to the transforms (built once, on first use: see `lib/lazy.ts`). */
+const partSchemas = once(() => {
+  // ---- source
 
-export const ColumnTypeSchema = oneOf(COLUMN_TYPES);
+  const ColumnTypeSchema = oneOf(COLUMN_TYPES);
 
-/** Column name → type, in the order the columns are read. */
-export const ColumnsSchema = z
-  .record(z.string().regex(IDENTIFIER), ColumnTypeSchema, {
-    error: (issue) => {
-      if (issue.code === 'invalid_key') {
-        return `invalid column name ${JSON.stringify(issue.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$`;
-      }
-      return issue.input === undefined ? 'required' : 'expected an object of column name → type';
-    },
-  })
-  .refine((columns) => Object.keys(columns).length > 0, { error: 'declare at least one column' });
-
-const sourceFields = {
-  /** Column name → type of each record. */
-  schema: ColumnsSchema,
-  /** The event-time column (type `timestamp` or `epoch_millis`); partitions and windows use it. */
-  eventTime: columnName(),
-};
-
-/** Records of a Kafka topic, one JSON object per message value. */
-export const KafkaSourceSchema = strict({
-  kind: z.literal('kafka'),
-  topic: matching(KAFKA_TOPIC, 'a Kafka topic name (letters, digits, ".", "_", "-")'),
-  format: z.literal('json', { error: 'expected "json" (the only format so far)' }),
-  ...sourceFields,
-}).superRefine((source, ctx) => checkSourceColumns(source, KAFKA_RUNNER_COLUMNS, ctx));
-
-/** Another pipeline's output in the lake (`<lake>/<pipeline>/<layer>/<partition>/`, Parquet). */
-export const LakeSourceSchema = strict({
-  kind: z.literal('lake'),
-  pipeline: matching(PIPELINE_NAME, 'a pipeline name matching ^[a-z0-9][a-z0-9-]{0,62}$'),
-  layer: oneOf(['batch', 'stream', 'merged']),
-  ...sourceFields,
-}).superRefine((source, ctx) => checkSourceColumns(source, [], ctx));
-
-export const SourceSchema = z.discriminatedUnion('kind', [KafkaSourceSchema, LakeSourceSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union'
-      ? `unknown source kind ${describe(issue.input, 'kind')}; expected kafka | lake`
-      : objectError('an object')(issue),
-});
-
-// ---- transform
-
-/** A tumbling (fixed, non-overlapping, epoch-aligned) event-time window. */
-export const WindowSchema = strict({
-  /** `"<n> <unit>"`, e.g. `15 minutes`; must divide the partition length evenly. */
-  tumbling: z.string({ error: expected(DURATION_SYNTAX) }).refine((t) => parseDuration(t) !== undefined, {
-    error: (issue) => `expected ${DURATION_SYNTAX}, got ${JSON.stringify(issue.input)}`,
-  }),
-});
-
-const outputName = () => matching(IDENTIFIER, 'an output column name matching ^[A-Za-z_][A-Za-z0-9_]*$');
-
-/** `COUNT(*)`: rows per group. */
-export const CountAggregateSchema = strict({
-  fn: z.literal('count'),
-  column: z.never({ error: 'count takes no column (it counts rows)' }).optional(),
-  /** Output column name. */
-  as: outputName(),
-});
-
-/** `SUM`/`MIN`/`MAX` of a column; `sum` needs a numeric one. */
-export const ColumnAggregateSchema = strict({
-  fn: z.enum(['sum', 'min', 'max']),
-  column: z
-    .string({
-      error: (issue) =>
-        issue.input === undefined ? 'required (sum, min and max take a column)' : 'expected a column name',
+  /** Column name → type, in the order the columns are read. */
+  const ColumnsSchema = z
+    .record(z.string().regex(IDENTIFIER), ColumnTypeSchema, {
+      error: (issue) => {
+        if (issue.code === 'invalid_key') {
+          return `invalid column name ${JSON.stringify(issue.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$`;
+        }
+        return issue.input === undefined ? 'required' : 'expected an object of column name → type';
+      },
     })
-    .min(1, { error: 'expected a column name' }),
-  /** Output column name. */
-  as: outputName(),
-});
+    .refine((columns) => Object.keys(columns).length > 0, { error: 'declare at least one column' });
 
-export const AggregateSchema = z.discriminatedUnion('fn', [CountAggregateSchema, ColumnAggregateSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union'
-      ? `unknown aggregate ${describe(issue.input, 'fn')}; expected count | sum | min | max`
-      : objectError('an object { fn, column?, as }')(issue),
-});
+  const sourceFields = {
+    /** Column name → type of each record. */
+    schema: ColumnsSchema,
+    /** The event-time column (type `timestamp` or `epoch_millis`); partitions and windows use it. */
+    eventTime: columnName(),
+  };
 
-/**
- * The computation described once, compiled to each engine's SQL: optional tumbling window over
- * event time, group-by columns, aggregates. Output columns: `window_start`, `window_end` (with a
- * window), the group-by columns, then the aggregates in order.
- */
-export const DeclarativeTransformSchema = strict({
-  window: WindowSchema.optional(),
-  /** Group-by columns of the source schema (may be empty: one row per window, or one row). */
-  groupBy: z.array(columnName(), { error: expected('an array of column names') }),
-  aggregates: z
-    .array(AggregateSchema, { error: expected('an array of aggregates') })
-    .min(1, { error: 'declare at least one aggregate' }),
-});
+  /** Records of a Kafka topic, one JSON object per message value. */
+  const KafkaSourceSchema = strict({
+    kind: z.literal('kafka'),
+    topic: matching(KAFKA_TOPIC, 'a Kafka topic name (letters, digits, ".", "_", "-")'),
+    format: z.literal('json', { error: 'expected "json" (the only format so far)' }),
+    ...sourceFields,
+  }).superRefine((source, ctx) => checkSourceColumns(source, KAFKA_RUNNER_COLUMNS, ctx));
 
-/**
- * Raw Spark SQL, an escape hatch for pipelines that are not lambda pipelines: one SELECT (or
- * WITH ... SELECT) over the view `events`, whose rows are already restricted to the partition's
- * event-time range. Its output columns are not known before it runs.
- */
-export const SqlTransformSchema = strict({
-  sql: z.string({ error: expected('a string of Spark SQL') }).superRefine((sql, ctx) => {
-    const scan = scanSelect(sql);
-    if (!scan.ok) ctx.addIssue({ code: 'custom', message: scan.problem });
-  }),
-});
+  /** Another pipeline's output in the lake (`<lake>/<pipeline>/<layer>/<partition>/`, Parquet). */
+  const LakeSourceSchema = strict({
+    kind: z.literal('lake'),
+    pipeline: matching(PIPELINE_NAME, 'a pipeline name matching ^[a-z0-9][a-z0-9-]{0,62}$'),
+    layer: oneOf(['batch', 'stream', 'merged']),
+    ...sourceFields,
+  }).superRefine((source, ctx) => checkSourceColumns(source, [], ctx));
 
-export type DeclarativeTransform = z.output<typeof DeclarativeTransformSchema>;
-export type SqlTransform = z.output<typeof SqlTransformSchema>;
+  const SourceSchema = z.discriminatedUnion('kind', [KafkaSourceSchema, LakeSourceSchema], {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `unknown source kind ${describe(issue.input, 'kind')}; expected kafka | lake`
+        : objectError('an object')(issue),
+  });
+
+  // ---- transform
+
+  /** A tumbling (fixed, non-overlapping, epoch-aligned) event-time window. */
+  const WindowSchema = strict({
+    /** `"<n> <unit>"`, e.g. `15 minutes`; must divide the partition length evenly. */
+    tumbling: z.string({ error: expected(DURATION_SYNTAX) }).refine((t) => parseDuration(t) !== undefined, {
+      error: (issue) => `expected ${DURATION_SYNTAX}, got ${JSON.stringify(issue.input)}`,
+    }),
+  });
+
+  const outputName = () => matching(IDENTIFIER, 'an output column name matching ^[A-Za-z_][A-Za-z0-9_]*$');
+
+  /** `COUNT(*)`: rows per group. */
+  const CountAggregateSchema = strict({
+    fn: z.literal('count'),
+    column: z.never({ error: 'count takes no column (it counts rows)' }).optional(),
+    /** Output column name. */
+    as: outputName(),
+  });
+
+  /** `SUM`/`MIN`/`MAX` of a column; `sum` needs a numeric one. */
+  const ColumnAggregateSchema = strict({
+    fn: z.enum(['sum', 'min', 'max']),
+    column: z
+      .string({
+        error: (issue) =>
+          issue.input === undefined ? 'required (sum, min and max take a column)' : 'expected a column name',
+      })
+      .min(1, { error: 'expected a column name' }),
+    /** Output column name. */
+    as: outputName(),
+  });
+
+  const AggregateSchema = z.discriminatedUnion('fn', [CountAggregateSchema, ColumnAggregateSchema], {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `unknown aggregate ${describe(issue.input, 'fn')}; expected count | sum | min | max`
+        : objectError('an object { fn, column?, as }')(issue),
+  });
+
+  /**
+   * The computation described once, compiled to each engine's SQL: optional tumbling window over
+   * event time, group-by columns, aggregates. Output columns: `window_start`, `window_end` (with a
+   * window), the group-by columns, then the aggregates in order.
+   */
+  const DeclarativeTransformSchema = strict({
+    window: WindowSchema.optional(),
+    /** Group-by columns of the source schema (may be empty: one row per window, or one row). */
+    groupBy: z.array(columnName(), { error: expected('an array of column names') }),
+    aggregates: z
+      .array(AggregateSchema, { error: expected('an array of aggregates') })
+      .min(1, { error: 'declare at least one aggregate' }),
+  });
+
+  /**
+   * Raw Spark SQL, an escape hatch for pipelines that are not lambda pipelines: one SELECT (or
+   * WITH ... SELECT) over the view `events`, whose rows are already restricted to the partition's
+   * event-time range. Its output columns are not known before it runs.
+   */
+  const SqlTransformSchema = strict({
+    sql: z.string({ error: expected('a string of Spark SQL') }).superRefine((sql, ctx) => {
+      const scan = scanSelect(sql);
+      if (!scan.ok) ctx.addIssue({ code: 'custom', message: scan.problem });
+    }),
+  });
+  return {
+    ColumnTypeSchema,
+    ColumnsSchema,
+    KafkaSourceSchema,
+    LakeSourceSchema,
+    SourceSchema,
+    WindowSchema,
+    CountAggregateSchema,
+    ColumnAggregateSchema,
+    AggregateSchema,
+    DeclarativeTransformSchema,
+    SqlTransformSchema,
+  };
+});
+type Parts = ReturnType<typeof partSchemas>;
+
+export type DeclarativeTransform = z.output<Parts['DeclarativeTransformSchema']>;
+export type SqlTransform = z.output<Parts['SqlTransformSchema']>;
 export type Transform = DeclarativeTransform | SqlTransform;
 
-/**
- * `{ sql }` or the declarative form, told apart by the `sql` key so that errors describe the form
- * the author meant (a plain union would report both forms' errors at once).
- */
-export const TransformSchema = z
-  .custom<Transform>((input) => input !== null && typeof input === 'object' && !Array.isArray(input), {
-    error: (issue) => (issue.input === undefined ? 'required' : 'expected { window?, groupBy, aggregates } or { sql }'),
-  })
-  .superRefine((input, ctx) => {
-    const schema = 'sql' in input ? SqlTransformSchema : DeclarativeTransformSchema;
-    const result = schema.safeParse(input);
-    if (result.success) return;
-    for (const issue of result.error.issues) {
-      ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
-    }
+/** The whole spec (built once, on first use). */
+const specSchemas = once(() => {
+  const { SourceSchema, DeclarativeTransformSchema, SqlTransformSchema } = partSchemas();
+  /**
+   * `{ sql }` or the declarative form, told apart by the `sql` key so that errors describe the form
+   * the author meant (a plain union would report both forms' errors at once).
+   */
+  const TransformSchema = z
+    .custom<Transform>((input) => input !== null && typeof input === 'object' && !Array.isArray(input), {
+      error: (issue) =>
+        issue.input === undefined ? 'required' : 'expected { window?, groupBy, aggregates } or { sql }',
+    })
+    .superRefine((input, ctx) => {
+      const schema = 'sql' in input ? SqlTransformSchema : DeclarativeTransformSchema;
+      const result = schema.safeParse(input);
+      if (result.success) return;
+      for (const issue of result.error.issues) {
+        ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+      }
+    });
+
+  // ---- engine settings and validation
+
+  /** How a batch run is admitted to a resource pool and sized (DESIGN.md §3). */
+  const BatchSettingsSchema = strict({
+    /** Resource pool the runs are admitted to. */
+    pool: text(),
+    /** Tenant charged for the runs (fair sharing). */
+    tenant: text(),
+    /** Capacity queue, for pools with the capacity policy. */
+    queue: text().optional(),
+    /**
+     * Higher runs first.
+     * @default 0
+     */
+    priority: z.number({ error: expected('a number') }).default(0),
+    /** Demand of one run, held for its whole duration. */
+    resources: strict({
+      cpu: positive(),
+      memoryMb: positive('a positive integer').int({ error: 'expected a positive integer' }),
+    }),
+    /** Expected run time, for backfilling schedulers. */
+    estimatedRuntimeMs: positive().optional(),
   });
+
+  /** Checks of a finished partition before it is published. */
+  const ValidateSchema = strict({
+    /**
+     * Fewest rows a partition may have.
+     * @default 0
+     */
+    minRows: z
+      .number({ error: expected('a non-negative integer') })
+      .int({ error: 'expected a non-negative integer' })
+      .min(0, { error: 'expected a non-negative integer' })
+      .default(0),
+    /**
+     * Columns the output must have.
+     * @default every output column of a declarative transform; none for raw SQL
+     */
+    requiredColumns: z.array(columnName(), { error: expected('an array of column names') }).optional(),
+  }).default({ minRows: 0 });
+
+  const PartitioningSchema = oneOf(['hour', 'day']);
+
+  /** A batch pipeline: one Spark run per partition, admitted to a pool, validated, published. */
+  const BatchPipelineSpecSchema = strict({
+    name: matching(PIPELINE_NAME, 'a name matching ^[a-z0-9][a-z0-9-]{0,62}$'),
+    kind: z.literal('batch'),
+    description: z.string({ error: expected('a string') }).optional(),
+    source: SourceSchema,
+    transform: TransformSchema,
+    /** UTC hours (`YYYY-MM-DDTHH`) or UTC days (`YYYY-MM-DD`). */
+    partitioning: PartitioningSchema,
+    batch: BatchSettingsSchema,
+    validate: ValidateSchema,
+    /**
+     * The partitions the pipeline covers (partition ids, inclusive), as Airflow's start_date and
+     * end_date: a run or backfill outside it is refused. @default unbounded
+     */
+    schedule: strict({
+      start: z.string({ error: expected('a partition id') }),
+      end: z.string({ error: expected('a partition id') }).optional(),
+    }).optional(),
+  })
+    .superRefine(checkComputation, {
+      // Run the cross-field checks whenever the fields they read are valid on their own, so that
+      // one bad field elsewhere does not hide them.
+      when: (payload) =>
+        payload.issues.every((issue) => {
+          const head = issue.path?.[0];
+          return head !== undefined
+            ? !['source', 'transform', 'partitioning', 'validate'].includes(String(head))
+            : issue.code === 'unrecognized_keys';
+        }),
+    })
+    .superRefine(checkSchedule);
+
+  /**
+   * Every pipeline spec, discriminated on `kind`. Only `batch` so far; `streaming` and `lambda`
+   * join as further members.
+   */
+  const PipelineSpecSchema = z.discriminatedUnion('kind', [BatchPipelineSpecSchema], {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch`
+        : objectError('a pipeline spec object')(issue),
+  });
+  return {
+    TransformSchema,
+    BatchSettingsSchema,
+    ValidateSchema,
+    PartitioningSchema,
+    BatchPipelineSpecSchema,
+    PipelineSpecSchema,
+  };
+});
+type Specs = ReturnType<typeof specSchemas>;
+
+/**
+ * Every pipeline spec, discriminated on `kind`. Only `batch` so far; `streaming` and `lambda`
+ * join as further members.
+ */
+export const PipelineSpecSchema = z.lazy(() => specSchemas().PipelineSpecSchema);
 
 /** Whether a transform is the declarative form (compiled per engine) rather than raw SQL. */
 export function isDeclarative(transform: Transform): transform is DeclarativeTransform {
   return !('sql' in transform);
 }
-
-// ---- engine settings and validation
-
-/** How a batch run is admitted to a resource pool and sized (DESIGN.md §3). */
-export const BatchSettingsSchema = strict({
-  /** Resource pool the runs are admitted to. */
-  pool: text(),
-  /** Tenant charged for the runs (fair sharing). */
-  tenant: text(),
-  /** Capacity queue, for pools with the capacity policy. */
-  queue: text().optional(),
-  /**
-   * Higher runs first.
-   * @default 0
-   */
-  priority: z.number({ error: expected('a number') }).default(0),
-  /** Demand of one run, held for its whole duration. */
-  resources: strict({
-    cpu: positive(),
-    memoryMb: positive('a positive integer').int({ error: 'expected a positive integer' }),
-  }),
-  /** Expected run time, for backfilling schedulers. */
-  estimatedRuntimeMs: positive().optional(),
-});
-
-/** Checks of a finished partition before it is published. */
-export const ValidateSchema = strict({
-  /**
-   * Fewest rows a partition may have.
-   * @default 0
-   */
-  minRows: z
-    .number({ error: expected('a non-negative integer') })
-    .int({ error: 'expected a non-negative integer' })
-    .min(0, { error: 'expected a non-negative integer' })
-    .default(0),
-  /**
-   * Columns the output must have.
-   * @default every output column of a declarative transform; none for raw SQL
-   */
-  requiredColumns: z.array(columnName(), { error: expected('an array of column names') }).optional(),
-}).default({ minRows: 0 });
-
-export const PartitioningSchema = oneOf(['hour', 'day']);
-
-/** A batch pipeline: one Spark run per partition, admitted to a pool, validated, published. */
-export const BatchPipelineSpecSchema = strict({
-  name: matching(PIPELINE_NAME, 'a name matching ^[a-z0-9][a-z0-9-]{0,62}$'),
-  kind: z.literal('batch'),
-  description: z.string({ error: expected('a string') }).optional(),
-  source: SourceSchema,
-  transform: TransformSchema,
-  /** UTC hours (`YYYY-MM-DDTHH`) or UTC days (`YYYY-MM-DD`). */
-  partitioning: PartitioningSchema,
-  batch: BatchSettingsSchema,
-  validate: ValidateSchema,
-  /**
-   * The partitions the pipeline covers (partition ids, inclusive), as Airflow's start_date and
-   * end_date: a run or backfill outside it is refused. @default unbounded
-   */
-  schedule: strict({
-    start: z.string({ error: expected('a partition id') }),
-    end: z.string({ error: expected('a partition id') }).optional(),
-  }).optional(),
-})
-  .superRefine(checkComputation, {
-    // Run the cross-field checks whenever the fields they read are valid on their own, so that
-    // one bad field elsewhere does not hide them.
-    when: (payload) =>
-      payload.issues.every((issue) => {
-        const head = issue.path?.[0];
-        return head !== undefined
-          ? !['source', 'transform', 'partitioning', 'validate'].includes(String(head))
-          : issue.code === 'unrecognized_keys';
-      }),
-  })
-  .superRefine(checkSchedule);
 
 /** The schedule's ids must be partitions of the pipeline's partitioning, in order. */
 function checkSchedule(
@@ -317,26 +366,15 @@ function checkSchedule(
   }
 }
 
-/**
- * Every pipeline spec, discriminated on `kind`. Only `batch` so far; `streaming` and `lambda`
- * join as further members.
- */
-export const PipelineSpecSchema = z.discriminatedUnion('kind', [BatchPipelineSpecSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union'
-      ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch`
-      : objectError('a pipeline spec object')(issue),
-});
-
 export type PipelineSpec = z.output<typeof PipelineSpecSchema>;
 /** What authors write: defaults (`batch.priority`, `validate`) may be left out. */
 export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
-export type BatchPipelineSpec = z.output<typeof BatchPipelineSpecSchema>;
-export type Source = z.output<typeof SourceSchema>;
-export type KafkaSource = z.output<typeof KafkaSourceSchema>;
-export type LakeSource = z.output<typeof LakeSourceSchema>;
-export type Aggregate = z.output<typeof AggregateSchema>;
-export type BatchSettings = z.output<typeof BatchSettingsSchema>;
+export type BatchPipelineSpec = z.output<Specs['BatchPipelineSpecSchema']>;
+export type Source = z.output<Parts['SourceSchema']>;
+export type KafkaSource = z.output<Parts['KafkaSourceSchema']>;
+export type LakeSource = z.output<Parts['LakeSourceSchema']>;
+export type Aggregate = z.output<Parts['AggregateSchema']>;
+export type BatchSettings = z.output<Specs['BatchSettingsSchema']>;
 
 // ---- errors and entry points
 

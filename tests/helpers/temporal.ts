@@ -2,6 +2,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../lib/search-attributes';
 import { installedLayout } from '../../stack/install';
+import { sluiceBundleOptions } from '../../workers/bundle';
 
 /**
  * A dev server for one suite, from the stack's own `temporal` binary: the test environment never
@@ -18,7 +19,7 @@ export function createTestEnv(): Promise<TestWorkflowEnvironment> {
 
 /** Bundle the workflow code once per suite (bundling per worker is slow). */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  return bundleWorkflowCode({ ...sluiceBundleOptions(), logger: quietLogger });
 }
 
 const noop = () => {};

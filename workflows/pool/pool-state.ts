@@ -11,6 +11,7 @@
  * - every request ends exactly once: released, withdrawn, rejected or reclaimed.
  */
 import { z } from 'zod';
+import { once } from '../../lib/lazy';
 import {
   createPolicy,
   formatConfigIssues,
@@ -51,46 +52,61 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
   recordLimit: 1000,
 };
 
-const resourceName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'expected a resource name such as cpu or memoryMb');
-export const CapacitySchema = z
-  .record(resourceName, z.number().finite().nonnegative())
-  .refine((c) => Object.keys(c).length > 0, 'expected at least one resource, e.g. {"cpu": 8}');
-const DemandSchema = z
-  .record(resourceName, z.number({ error: 'expected a number' }).finite().nonnegative())
-  .refine((d) => Object.values(d).some((v) => v > 0), 'expected a positive amount of at least one resource');
+/** Builds the pool's schemas (once, on first use: see `lib/lazy.ts`). */
+const poolSchemas = once(() => {
+  const resourceName = z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'expected a resource name such as cpu or memoryMb');
+  const CapacitySchema = z
+    .record(resourceName, z.number().finite().nonnegative())
+    .refine((c) => Object.keys(c).length > 0, 'expected at least one resource, e.g. {"cpu": 8}');
+  const DemandSchema = z
+    .record(resourceName, z.number({ error: 'expected a number' }).finite().nonnegative())
+    .refine((d) => Object.values(d).some((v) => v > 0), 'expected a positive amount of at least one resource');
 
-const PoolOptionsSchema = z.strictObject({
-  holderCheckIntervalMs: z.number().int().min(100).optional(),
-  revokeGraceMs: z.number().int().min(0).optional(),
-  recordLimit: z.number().int().min(0).optional(),
-  continueAsNewAfterEvents: z.number().int().min(100).optional(),
+  const PoolOptionsSchema = z.strictObject({
+    holderCheckIntervalMs: z.number().int().min(100).optional(),
+    revokeGraceMs: z.number().int().min(0).optional(),
+    recordLimit: z.number().int().min(0).optional(),
+    continueAsNewAfterEvents: z.number().int().min(100).optional(),
+  });
+
+  const PoolInputSchema = z.strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes'),
+    capacity: CapacitySchema,
+    policy: PolicyConfigSchema,
+    options: PoolOptionsSchema.optional(),
+    carried: z.any().optional(),
+  });
+
+  const ConfigurePoolSchema = z
+    .strictObject({ capacity: CapacitySchema.optional(), policy: PolicyConfigSchema.optional() })
+    .refine((u) => u.capacity !== undefined || u.policy !== undefined, 'expected capacity, policy or both');
+
+  const RequestAdmissionSchema = z.strictObject({
+    requestId: z.string().min(1).max(512),
+    holderWorkflowId: z.string().min(1),
+    holderRunId: z.string().min(1).optional(),
+    pool: z.string().optional(),
+    tenant: z.string().min(1),
+    queue: z.string().min(1).optional(),
+    priority: z.number().finite().optional(),
+    demand: DemandSchema,
+    kind: z.enum(['batch', 'streaming']),
+    preemptible: z.boolean().optional(),
+    estimatedRuntimeMs: z.number().finite().positive().optional(),
+  });
+  return {
+    poolInput: PoolInputSchema,
+    configurePool: ConfigurePoolSchema,
+    requestAdmission: RequestAdmissionSchema,
+  };
 });
 
-export const PoolInputSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes'),
-  capacity: CapacitySchema,
-  policy: PolicyConfigSchema,
-  options: PoolOptionsSchema.optional(),
-  carried: z.any().optional(),
-});
-
-export const ConfigurePoolSchema = z
-  .strictObject({ capacity: CapacitySchema.optional(), policy: PolicyConfigSchema.optional() })
-  .refine((u) => u.capacity !== undefined || u.policy !== undefined, 'expected capacity, policy or both');
-
-const RequestAdmissionSchema = z.strictObject({
-  requestId: z.string().min(1).max(512),
-  holderWorkflowId: z.string().min(1),
-  holderRunId: z.string().min(1).optional(),
-  pool: z.string().optional(),
-  tenant: z.string().min(1),
-  queue: z.string().min(1).optional(),
-  priority: z.number().finite().optional(),
-  demand: DemandSchema,
-  kind: z.enum(['batch', 'streaming']),
-  preemptible: z.boolean().optional(),
-  estimatedRuntimeMs: z.number().finite().positive().optional(),
-});
+/** A pool scheduler's input: name, capacity, policy, options (and state carried across continue-as-new). */
+export const PoolInputSchema = z.lazy(() => poolSchemas().poolInput);
+/** The `configurePool` update: a new capacity, policy or both. */
+export const ConfigurePoolSchema = z.lazy(() => poolSchemas().configurePool);
 
 /** Parses input with a schema; throws an Error listing `path: problem` lines. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
@@ -226,7 +242,7 @@ export class PoolState {
   /** A requestAdmission signal. Never throws: a bad message is rejected back to its holder. */
   request(raw: unknown, now: number): void {
     const holder = holderOf(raw);
-    const parsed = RequestAdmissionSchema.safeParse(raw);
+    const parsed = poolSchemas().requestAdmission.safeParse(raw);
     if (!parsed.success) {
       if (holder) this.reject(holder, `invalid request: ${formatConfigIssues(parsed.error).join('; ')}`, now);
       else this.counters.rejected += 1; // no holder to tell: counted, and visible in the scheduler's logs
