@@ -5,7 +5,7 @@ import type { ActivityDeps } from '../workers/deps';
 import { FlinkSqlRejected, SqlGatewaySession, waitFlinkJob } from './flink';
 import { consumeJson, endOffsets, ensureTopic, produceJson, type PartitionOffsets } from './kafka';
 import { partitionPath, readPartition, tableRows, type LakeLayer } from './lake';
-import { findGoneHolders, type HolderRef } from './pool';
+import { findGoneHolders, signalPool, type HolderRef, type PoolMessage } from './pool';
 import { readResultMarker, submitSparkSql, SparkJobRejected, type SparkResult, type SparkSqlJob } from './spark';
 import { checkBatchOutput, type BatchOutputSummary, type ValidationPlan } from '../lib/pipelines';
 
@@ -157,6 +157,12 @@ export function createActivities(deps: ActivityDeps) {
     async findGoneHolders(holders: HolderRef[]): Promise<HolderRef[]> {
       if (!deps.temporal) throw new Error('findGoneHolders needs a Temporal client (ActivityDeps.temporal)');
       return findGoneHolders(deps.temporal(), holders);
+    },
+
+    /** A holder's request or release to its pool's scheduler, sent by `withAdmission`. */
+    async signalPool(message: PoolMessage): Promise<void> {
+      if (!deps.temporal) throw new Error('signalPool needs a Temporal client (ActivityDeps.temporal)');
+      return signalPool(deps.temporal(), message);
     },
 
     /** Reads a topic's JSON records up to its end offsets (bounded: for small results only). */

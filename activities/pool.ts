@@ -1,5 +1,13 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  poolWorkflowId,
+  releaseAdmission,
+  requestAdmission,
+  type ReleaseAdmission,
+  type RequestAdmission,
+} from '../workflows/messages';
 
 export interface HolderRef {
   workflowId: string;
@@ -29,4 +37,30 @@ export async function findGoneHolders(client: Client, holders: HolderRef[], conc
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, holders.length) }, worker));
   return gone;
+}
+
+/** A message from a holder to its pool's scheduler (`withAdmission` sends them by local activity). */
+export type PoolMessage =
+  | { pool: string; signal: 'requestAdmission'; body: RequestAdmission }
+  | { pool: string; signal: 'releaseAdmission'; body: ReleaseAdmission };
+
+/**
+ * Signals a pool's scheduler from the client side. A request to a pool with no running scheduler
+ * fails with the non-retryable `UnknownPool`; a release to a pool that is gone has nothing left to
+ * release and succeeds. Both messages are idempotent at the scheduler, so a retry is harmless.
+ */
+export async function signalPool(client: Client, message: PoolMessage): Promise<void> {
+  const handle = client.workflow.getHandle(poolWorkflowId(message.pool));
+  try {
+    if (message.signal === 'requestAdmission') await handle.signal(requestAdmission, message.body);
+    else await handle.signal(releaseAdmission, message.body);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (message.signal === 'releaseAdmission') return;
+    throw ApplicationFailure.nonRetryable(
+      `unknown pool ${message.pool}: no scheduler workflow ${poolWorkflowId(message.pool)} is running ` +
+        `(start it with \`sluice pool ${message.pool} --capacity ...\`)`,
+      'UnknownPool',
+    );
+  }
 }

@@ -5,6 +5,9 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PolicyConfig, ResourceVector } from '../scheduler-policies';
 
+/** The workflow id of a pool's scheduler. */
+export const poolWorkflowId = (pool: string) => `pool/${pool}`;
+
 // ---- holder → scheduler ----------------------------------------------------------------------
 
 export interface RequestAdmission {

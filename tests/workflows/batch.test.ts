@@ -91,12 +91,12 @@ const spec = definePipeline({
 
 beforeAll(async () => {
   [env, workflowBundle] = await Promise.all([createTestEnv(), bundleWorkflows()]);
-  const { findGoneHolders } = createActivities({ temporal: () => env.client } as ActivityDeps);
+  const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle,
-    activities: { ...fakes, findGoneHolders },
+    activities: { ...fakes, findGoneHolders, signalPool },
   });
   running = worker.run();
   await env.client.workflow.start(poolSchedulerWorkflow, {

@@ -35,12 +35,12 @@ const taskQueue = 'pool-tests';
 
 beforeAll(async () => {
   [env, workflowBundle] = await Promise.all([createTestEnv(), bundleWorkflows()]);
-  const { findGoneHolders } = createActivities({ temporal: () => env.client } as ActivityDeps);
+  const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle,
-    activities: { findGoneHolders },
+    activities: { findGoneHolders, signalPool },
     maxConcurrentWorkflowTaskExecutions: 20,
   });
   running = worker.run();

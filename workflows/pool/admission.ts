@@ -2,25 +2,44 @@
  * The holder's side of admission control, for pipeline workflows: `withAdmission(pool, ask, body)`.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
 import type { ResourceVector } from '../../scheduler-policies';
 import { SluicePool, SluiceState, SluiceTenant } from '../../lib/search-attributes';
 import {
   admissionGranted,
   admissionRejected,
   admissionRevoked,
+  poolWorkflowId,
   releaseAdmission,
   requestAdmission,
+  type RequestAdmission,
   type RevocationReason,
 } from '../messages';
+
+/**
+ * The patch that moved a holder's request and release from workflow-to-workflow signals to signals
+ * sent by a local activity: a local activity leaves one marker in the holder's history instead of a
+ * signal-initiated event, a signalled event and a workflow task to acknowledge it.
+ */
+export const ADMISSION_BY_ACTIVITY = 'sluice-admission-by-local-activity';
+
+const { signalPool } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  // Unlimited, with backoff: a release must get through. `UnknownPool` is final.
+  retry: { initialInterval: '200 ms', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['UnknownPool'] },
+});
 
 export interface AdmissionAsk {
   tenant: string;
@@ -42,8 +61,7 @@ export interface AdmissionGrant {
   grantedAt: number;
 }
 
-/** The workflow id of a pool's scheduler. */
-export const poolWorkflowId = (pool: string) => `pool/${pool}`;
+export { poolWorkflowId };
 
 /** Error types `withAdmission` throws; callers list them in retry policies and match on them. */
 export const AdmissionErrors = {
@@ -122,34 +140,56 @@ export async function withAdmission<T>(
   const holding: Holding = { status: 'waiting' };
   holdings.set(requestId, holding);
   const scheduler = getExternalWorkflowHandle(poolWorkflowId(pool));
-  upsertSearchAttributes([
+  // Runs that started before the local-activity protocol replay the workflow-signal one.
+  const byActivity = patched(ADMISSION_BY_ACTIVITY);
+  const message: RequestAdmission = {
+    requestId,
+    holderWorkflowId: info.workflowId,
+    holderRunId: info.runId,
+    pool,
+    tenant: ask.tenant,
+    queue: ask.queue,
+    priority: ask.priority,
+    demand: ask.demand,
+    kind: ask.kind,
+    preemptible: ask.preemptible,
+    estimatedRuntimeMs: ask.estimatedRuntimeMs,
+  };
+  const waiting = [
     { key: SluicePool, value: pool },
     { key: SluiceTenant, value: ask.tenant },
     { key: SluiceState, value: 'waiting-admission' },
-  ]);
+  ];
+  // Each upsert is a history event and a visibility write: skip what the starter already set.
+  if (byActivity) upsertChanged(waiting);
+  else upsertSearchAttributes(waiting);
   let asked = false;
   try {
-    try {
-      await scheduler.signal(requestAdmission, {
-        requestId,
-        holderWorkflowId: info.workflowId,
-        holderRunId: info.runId,
-        pool,
-        tenant: ask.tenant,
-        queue: ask.queue,
-        priority: ask.priority,
-        demand: ask.demand,
-        kind: ask.kind,
-        preemptible: ask.preemptible,
-        estimatedRuntimeMs: ask.estimatedRuntimeMs,
-      });
-      asked = true;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      throw ApplicationFailure.nonRetryable(
-        `unknown pool ${pool}: no scheduler workflow ${poolWorkflowId(pool)} is running (start it with \`sluice pool ${pool} --capacity ...\`)`,
-        AdmissionErrors.unknownPool,
+    if (byActivity) {
+      // Not cancellable: once the request may have reached the scheduler, the release below must
+      // follow it, never overtake it. A cancellation takes effect right after.
+      await CancellationScope.nonCancellable(() =>
+        signalPool({ pool, signal: 'requestAdmission', body: message }).catch((err: unknown) => {
+          if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+            if (err.cause.type === AdmissionErrors.unknownPool) {
+              throw ApplicationFailure.nonRetryable(err.cause.message, AdmissionErrors.unknownPool);
+            }
+          }
+          throw err;
+        }),
       );
+      asked = true;
+    } else {
+      try {
+        await scheduler.signal(requestAdmission, message);
+        asked = true;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        throw ApplicationFailure.nonRetryable(
+          `unknown pool ${pool}: no scheduler workflow ${poolWorkflowId(pool)} is running (start it with \`sluice pool ${pool} --capacity ...\`)`,
+          AdmissionErrors.unknownPool,
+        );
+      }
     }
     await condition(() => holding.status !== 'waiting');
     if (holding.status === 'rejected') {
@@ -177,11 +217,22 @@ export async function withAdmission<T>(
     holdings.delete(requestId);
     if (asked) {
       // Even when this workflow is being cancelled: a grant is never leaked.
-      await CancellationScope.nonCancellable(() => scheduler.signal(releaseAdmission, { requestId })).catch(() => {
+      await CancellationScope.nonCancellable(() =>
+        byActivity
+          ? signalPool({ pool, signal: 'releaseAdmission', body: { requestId } })
+          : scheduler.signal(releaseAdmission, { requestId }),
+      ).catch(() => {
         // The scheduler is gone (terminated pool): nothing left to release.
       });
     }
   }
+}
+
+/** Upserts the keyword attributes whose value differs from the run's current one, if any. */
+function upsertChanged(pairs: { key: typeof SluicePool; value: string }[]): void {
+  const current = workflowInfo().typedSearchAttributes;
+  const changed = pairs.filter(({ key, value }) => current.get(key) !== value);
+  if (changed.length > 0) upsertSearchAttributes(changed);
 }
 
 /** True when `err` is the failure `withAdmission` throws after a revocation. */
