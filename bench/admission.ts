@@ -24,17 +24,27 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { SEARCH_ATTRIBUTES } from '../lib/search-attributes';
+import { SEARCH_ATTRIBUTES, SluicePool, SluiceState, SluiceTenant } from '../lib/search-attributes';
 import { installedLayout } from '../stack/install';
+import { sluiceBundleOptions } from '../workers/bundle';
 import type { ActivityDeps } from '../workers/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow } from '../workflows';
 import { poolState, requestRecords } from '../workflows/messages';
 import { echoClientWorkflow, echoServerWorkflow, echoStats } from './echo-workflows';
 
-const POOL_QUEUE = 'bench-admission';
-const ECHO_QUEUE = 'bench-echo';
+const POOL_QUEUE = 'bench-pool';
+const HOLDER_QUEUE = 'bench-holders';
+const ECHO_SERVER_QUEUE = 'bench-echo-server';
+const ECHO_QUEUE = 'bench-echo-clients';
 
 type Side = 'echo' | 'admission' | 'echo-batched';
 
@@ -112,26 +122,26 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     reuseV8Context: true,
     workflowThreadPoolSize: 1,
   } satisfies Partial<WorkerOptions>;
-  const { findGoneHolders } = createActivities({ temporal: () => env.client } as ActivityDeps);
+  const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
+  const bundle = sluiceBundleOptions();
   const workers: Worker[] = [];
   const running: Promise<void>[] = [];
   try {
     process.stderr.write('admission: bundling workflows and starting workers\n');
+    // As Sluice's worker runs them: the pool scheduler on a task queue (and workflow thread) of
+    // its own, so that the load it admits never delays it. The echo server gets the same.
+    const [sluiceBundle, echoBundle] = await Promise.all([
+      bundleWorkflowCode({ ...bundle, logger: quietLogger }),
+      bundleWorkflowCode({ workflowsPath: require.resolve('./echo-workflows'), logger: quietLogger }),
+    ]);
+    const worker = (taskQueue: string, workflowBundle: WorkflowBundleWithSourceMap, activities = {}) =>
+      Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, ...settings });
     workers.push(
       ...(await Promise.all([
-        Worker.create({
-          connection: env.nativeConnection,
-          taskQueue: POOL_QUEUE,
-          workflowsPath: require.resolve('../workflows'),
-          activities: { findGoneHolders },
-          ...settings,
-        }),
-        Worker.create({
-          connection: env.nativeConnection,
-          taskQueue: ECHO_QUEUE,
-          workflowsPath: require.resolve('./echo-workflows'),
-          ...settings,
-        }),
+        worker(POOL_QUEUE, sluiceBundle, { findGoneHolders }),
+        worker(HOLDER_QUEUE, sluiceBundle, { signalPool }),
+        worker(ECHO_SERVER_QUEUE, echoBundle),
+        worker(ECHO_QUEUE, echoBundle),
       ])),
     );
     running.push(...workers.map((w) => w.run()));
@@ -260,9 +270,15 @@ async function admissionRound(
   const timing = await drive(n, concurrency, timeoutMs, async (i) => {
     const id = `hold-${tag}-${i}`;
     const h = await client.workflow.start(holdResourcesWorkflow, {
-      taskQueue: POOL_QUEUE,
+      taskQueue: HOLDER_QUEUE,
       workflowId: id,
       args: [{ pool: name, demand: { cpu: 1 }, holdMs: 0, tenant: 'bench', kind: 'batch', requestId: `${id}#r` }],
+      // As Sluice's own starters do: the holder then upserts only its change of state.
+      typedSearchAttributes: [
+        { key: SluicePool, value: name },
+        { key: SluiceTenant, value: 'bench' },
+        { key: SluiceState, value: 'waiting-admission' },
+      ],
     });
     return {
       done: async () => {
@@ -322,7 +338,7 @@ async function echoRound(
 ): Promise<{ round: Omit<Round, CpuFields>; check?: undefined }> {
   const serverId = `echo-server-${tag}`;
   const server = await client.workflow.start(echoServerWorkflow, {
-    taskQueue: ECHO_QUEUE,
+    taskQueue: ECHO_SERVER_QUEUE,
     workflowId: serverId,
     args: [],
   });
@@ -521,6 +537,10 @@ function cpuSample(serverPid: number | undefined) {
     };
   };
 }
+
+const noop = () => undefined;
+/** The bundler's progress report is noise here; its errors are not. */
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
 
 // ---- helpers -------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseEnv, type Env } from '../config/env';
+import { parseEnv, poolTaskQueue, type Env } from '../config/env';
 import { SluiceKind, SluicePool } from '../lib/search-attributes';
 import { parsePolicyConfig, type PolicyConfig, type ResourceVector } from '../scheduler-policies';
 import { connectionOptions } from '../workers/connection';
@@ -124,7 +124,7 @@ export function registerPool(program: Command): void {
               if (!opts.capacity)
                 throw new Error(`pool ${name} is not running: create it with --capacity (and --policy)`);
               await client.workflow.start(poolSchedulerWorkflow, {
-                taskQueue: env.SLUICE_TASK_QUEUE,
+                taskQueue: poolTaskQueue(env),
                 workflowId: poolWorkflowId(name),
                 args: [
                   {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { parseEnv } from '../config/env';
+import { parseEnv, poolTaskQueue } from '../config/env';
 import { createSluiceWorker } from '../workers/worker';
 
 export function registerWorker(program: Command): void {
@@ -11,7 +11,9 @@ export function registerWorker(program: Command): void {
       const env = parseEnv();
       Runtime.install({ logger: new DefaultLogger('WARN') });
       const { worker, connection } = await createSluiceWorker({ env });
-      process.stderr.write(`sluice: worker polling ${env.SLUICE_TASK_QUEUE} on ${env.TEMPORAL_ADDRESS}\n`);
+      process.stderr.write(
+        `sluice: worker polling ${env.SLUICE_TASK_QUEUE} (pipelines) and ${poolTaskQueue(env)} (pool schedulers) on ${env.TEMPORAL_ADDRESS}\n`,
+      );
       try {
         await worker.run();
       } finally {

@@ -34,7 +34,10 @@ export const EnvSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   /** API key (Temporal Cloud); implies TLS. */
   TEMPORAL_API_KEY: z.string().min(1).optional(),
-  /** Task queue the worker polls and clients start workflows on. @default sluice */
+  /**
+   * Task queue the worker polls and clients start workflows on; pool schedulers run on
+   * `<SLUICE_TASK_QUEUE>-pools` (see {@link poolTaskQueue}). @default sluice
+   */
   SLUICE_TASK_QUEUE: z.string().min(1).default('sluice'),
   /** Comma-separated Kafka bootstrap brokers. @default 127.0.0.1:9092 */
   SLUICE_KAFKA_BROKERS: brokerList.default(['127.0.0.1:9092']),
@@ -83,6 +86,11 @@ export const EnvSchema = z.object({
 });
 
 export type Env = z.output<typeof EnvSchema>;
+
+/** The task queue of the pool schedulers: `<SLUICE_TASK_QUEUE>-pools` (workers/worker.ts says why). */
+export function poolTaskQueue(env: Pick<Env, 'SLUICE_TASK_QUEUE'>): string {
+  return `${env.SLUICE_TASK_QUEUE}-pools`;
+}
 
 /** A configuration error: its message names each wrong variable and what is wrong with it. */
 export class ConfigError extends Error {

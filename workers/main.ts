@@ -2,14 +2,14 @@
  * The Sluice worker process: `node dist/workers/main.js` (or `npm run worker`). Configuration
  * comes from environment variables (config/env.ts); SIGINT/SIGTERM shut it down gracefully.
  */
-import { ConfigError, parseEnv } from '../config/env';
+import { ConfigError, parseEnv, poolTaskQueue } from '../config/env';
 import { createSluiceWorker } from './worker';
 
 async function main(): Promise<void> {
   const env = parseEnv();
   const { worker, connection } = await createSluiceWorker({ env });
   process.stderr.write(
-    `sluice worker: polling task queue ${env.SLUICE_TASK_QUEUE} on ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE})\n`,
+    `sluice worker: polling task queues ${env.SLUICE_TASK_QUEUE} (pipelines) and ${poolTaskQueue(env)} (pool schedulers) on ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE})\n`,
   );
   try {
     await worker.run();

@@ -1,9 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { Env } from '../config/env';
+import { poolTaskQueue, type Env } from '../config/env';
 import { connectionOptions } from './connection';
 import { depsFromEnv, type ActivityDeps } from './deps';
+import { sluiceBundleOptions } from './bundle';
 
 export interface SluiceWorkerOptions {
   env: Env;
@@ -14,12 +15,20 @@ export interface SluiceWorkerOptions {
 }
 
 /**
- * Creates the Sluice worker: every workflow of workflows/ and every activity of activities/ on the
- * configured task queue. The caller runs it (`worker.run()`) and owns the returned connection.
+ * Creates the Sluice worker: two Temporal workers over one connection and one workflow bundle,
+ * with every workflow of workflows/ and every activity of activities/.
+ * - `pipelines` polls the configured task queue (`SLUICE_TASK_QUEUE`): pipelines and other holders;
+ * - `pools` polls `<SLUICE_TASK_QUEUE>-pools` ({@link poolTaskQueue}), where pool schedulers run.
+ *
+ * The admission controller gets a task queue and a workflow thread of its own so that the load it
+ * admits never delays it: a scheduler's workflow task that waits behind a hundred pipeline tasks
+ * lets signals pile up, and beyond 100 buffered events the server fails the task (cause
+ * FORCE_CLOSE_COMMAND), which costs a full replay of the scheduler. The caller runs the worker
+ * (`worker.run()`) and owns the returned connection.
  */
 export async function createSluiceWorker(
   opts: SluiceWorkerOptions,
-): Promise<{ worker: Worker; connection: NativeConnection }> {
+): Promise<{ worker: SluiceWorker; connection: NativeConnection }> {
   const { env } = opts;
   const connection = opts.connection ?? (await NativeConnection.connect(connectionOptions(env)));
   let client: Client | undefined;
@@ -30,19 +39,80 @@ export async function createSluiceWorker(
       opts.deps?.temporal ??
       (() => (client ??= new Client({ connection: lazyConnection(env), namespace: env.TEMPORAL_NAMESPACE }))),
   };
-  const worker = await Worker.create({
+  const workflowBundle = await bundleWorkflowCode({ ...sluiceBundleOptions(), logger: bundlerLogger });
+  const activities = createActivities(deps);
+  const common = {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: env.SLUICE_TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows'),
-    activities: createActivities(deps),
-    maxConcurrentActivityTaskExecutions: env.SLUICE_WORKER_MAX_ACTIVITIES,
-    maxConcurrentWorkflowTaskExecutions: env.SLUICE_WORKER_MAX_WORKFLOW_TASKS,
-    maxCachedWorkflows: env.SLUICE_WORKER_MAX_CACHED_WORKFLOWS,
-    shutdownGraceTime: '10 seconds',
-  });
-  return { worker, connection };
+    workflowBundle,
+    activities,
+    shutdownGraceTime: '10 seconds' as const,
+  };
+  const [pipelines, pools] = await Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: env.SLUICE_TASK_QUEUE,
+      maxConcurrentActivityTaskExecutions: env.SLUICE_WORKER_MAX_ACTIVITIES,
+      maxConcurrentWorkflowTaskExecutions: env.SLUICE_WORKER_MAX_WORKFLOW_TASKS,
+      maxCachedWorkflows: env.SLUICE_WORKER_MAX_CACHED_WORKFLOWS,
+    }),
+    // A few long-lived schedulers: a small cache, a few task slots, the liveness checks' activities.
+    Worker.create({
+      ...common,
+      taskQueue: poolTaskQueue(env),
+      maxConcurrentActivityTaskExecutions: 4,
+      maxConcurrentWorkflowTaskExecutions: 4,
+      maxCachedWorkflows: 100,
+    }),
+  ]);
+  return { worker: new SluiceWorker(pipelines, pools), connection };
 }
+
+/** The two Temporal workers of a Sluice worker process, run and stopped together. */
+export class SluiceWorker {
+  constructor(
+    readonly pipelines: Worker,
+    readonly pools: Worker,
+  ) {}
+
+  /** Runs both until both have stopped; when one fails, the other is shut down, and `run` throws. */
+  async run(): Promise<void> {
+    const results = await Promise.allSettled(
+      [this.pipelines, this.pools].map((w) =>
+        w.run().catch((err: unknown) => {
+          this.shutdown();
+          throw err;
+        }),
+      ),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Starts a graceful shutdown of both (a worker already stopping or stopped is left alone). */
+  shutdown(): void {
+    for (const w of [this.pipelines, this.pools]) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+
+  /** Runs both until `until` settles, then shuts them down; returns (or throws) what `until` did. */
+  async runUntil<R>(until: Promise<R> | (() => Promise<R>)): Promise<R> {
+    const running = this.run();
+    const stoppedEarly = running.then(() => {
+      throw new Error('the Sluice worker stopped before its work was done');
+    });
+    try {
+      return await Promise.race([typeof until === 'function' ? until() : until, stoppedEarly]);
+    } finally {
+      this.shutdown();
+      await running.catch(() => undefined);
+      stoppedEarly.catch(() => undefined);
+    }
+  }
+}
+
+const noop = () => undefined;
+/** Bundling reports its progress at INFO; only its errors matter here. */
+const bundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
 
 /** A client connection that connects on its first call (Connection.lazy). */
 function lazyConnection(env: Env): Connection {

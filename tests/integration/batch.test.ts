@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { parseEnv } from '../../config/env';
+import { parseEnv, poolTaskQueue } from '../../config/env';
 import { ensureTopic, produceJson } from '../../activities/kafka';
 import { readPartition, tableRows } from '../../activities/lake';
 import { listSparkApps, type SparkApp } from '../../activities/spark';
@@ -79,7 +79,7 @@ beforeAll(async () => {
   connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   await client.workflow.start(poolSchedulerWorkflow, {
-    taskQueue,
+    taskQueue: poolTaskQueue(env),
     workflowId: `pool/${poolName}`,
     args: [
       {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { parseEnv } from '../../config/env';
+import { parseEnv, poolTaskQueue } from '../../config/env';
 import { createSluiceWorker } from '../../workers/worker';
 import { holdResourcesWorkflow } from '../../workflows';
 import type { PoolStateView } from '../../workflows/messages';
@@ -69,6 +69,10 @@ test('pool create, show (table and JSON) and explain, through the CLI', async ()
   expect(created.status).toBe(0);
   expect(created.stdout).toContain(`pool ${pool}`);
   expect(created.stdout).toContain('capacity cpu=4 memoryMb=8192');
+  // The scheduler runs on the pools' own task queue, served by the same worker process.
+  const described = await client.workflow.getHandle(`pool/${pool}`).describe();
+  expect(described.taskQueue).toBe(poolTaskQueue(parseEnv(cliEnv)));
+  expect(described.taskQueue).toBe(`${taskQueue}-pools`);
 
   const start = (id: string, cpu: number) =>
     client.workflow.start(holdResourcesWorkflow, {
