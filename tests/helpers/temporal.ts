@@ -6,13 +6,15 @@ import { sluiceBundleOptions } from '../../workers/bundle';
 
 /**
  * A dev server for one suite, from the stack's own `temporal` binary: the test environment never
- * tries a download of its own (nothing but the package registries is reachable).
+ * tries a download of its own (nothing but the package registries is reachable). `extraArgs` go
+ * to `temporal server start-dev`, e.g. `['--dynamic-config-value', 'limit.x=1']`.
  */
-export function createTestEnv(): Promise<TestWorkflowEnvironment> {
+export function createTestEnv(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: installedLayout().temporalBin },
       searchAttributes: [...SEARCH_ATTRIBUTES],
+      extraArgs,
     },
   });
 }

@@ -37,8 +37,15 @@ export interface PoolOptions {
   holderCheckIntervalMs: number;
   /** How long a revoked holder has to stop and release before its grant is reclaimed anyway. @default 300_000 */
   revokeGraceMs: number;
-  /** Completed request records kept in the ring (the newest). @default 1000 */
+  /** Completed request records kept in the ring (the newest), at most 2000. @default 1000 */
   recordLimit: number;
+  /**
+   * Signals to holders (grants, revocations, rejections) in flight at once; the rest wait in a
+   * backlog. Keep it under the server's pending-signals limit (`limit.numPendingSignals.error`,
+   * 2000 by default): the server refuses a workflow task that would leave more pending, and would
+   * refuse every retry of it too. @default 500
+   */
+  maxSignalsInFlight: number;
   /**
    * Continue-as-new once the history has this many events even if Temporal has not suggested it.
    * @default undefined (only when Temporal suggests it)
@@ -46,10 +53,14 @@ export interface PoolOptions {
   continueAsNewAfterEvents?: number;
 }
 
+/** The most completed-request records a pool keeps. */
+export const MAX_RECORD_LIMIT = 2000;
+
 export const DEFAULT_POOL_OPTIONS: PoolOptions = {
   holderCheckIntervalMs: 30_000,
   revokeGraceMs: 300_000,
   recordLimit: 1000,
+  maxSignalsInFlight: 500,
 };
 
 /** Builds the pool's schemas (once, on first use: see `lib/lazy.ts`). */
@@ -57,18 +68,31 @@ const poolSchemas = once(() => {
   const resourceName = z
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'expected a resource name such as cpu or memoryMb');
+  // An amount: 'expected a number' for a string, NaN or Infinity; its own message for a negative.
+  const amount = () =>
+    z
+      .number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a number' : undefined) })
+      .nonnegative({ error: (issue) => `must be >= 0, got ${String(issue.input)}` });
   const CapacitySchema = z
-    .record(resourceName, z.number().finite().nonnegative())
+    .record(resourceName, amount())
     .refine((c) => Object.keys(c).length > 0, 'expected at least one resource, e.g. {"cpu": 8}');
   const DemandSchema = z
-    .record(resourceName, z.number({ error: 'expected a number' }).finite().nonnegative())
+    .record(resourceName, amount())
     .refine((d) => Object.values(d).some((v) => v > 0), 'expected a positive amount of at least one resource');
 
   const PoolOptionsSchema = z.strictObject({
     holderCheckIntervalMs: z.number().int().min(100).optional(),
     revokeGraceMs: z.number().int().min(0).optional(),
-    recordLimit: z.number().int().min(0).optional(),
+    // Records are carried across continue-as-new (about 250 bytes each): keep the input well
+    // under Temporal's 2 MB payload limit.
+    recordLimit: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_RECORD_LIMIT, { error: `at most ${MAX_RECORD_LIMIT}: the records travel in the continue-as-new input` })
+      .optional(),
     continueAsNewAfterEvents: z.number().int().min(100).optional(),
+    maxSignalsInFlight: z.number().int().min(1).max(1900).optional(),
   });
 
   const PoolInputSchema = z.strictObject({

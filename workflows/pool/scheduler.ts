@@ -27,9 +27,6 @@ import {
 } from '../messages';
 import { parseOrThrow, PoolInputSchema, PoolState, type Outgoing, type PoolInput } from './pool-state';
 
-/** Signals to holders in flight at once; far below the server's pending-signals limit (2000). */
-const MAX_SIGNALS_IN_FLIGHT = 500;
-
 const { findGoneHolders } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30 seconds',
@@ -72,14 +69,14 @@ export async function poolSchedulerWorkflow(input: PoolInput): Promise<void> {
     { key: SluiceState, value: 'running' },
   ]);
 
-  // Signals to holders run concurrently with the loop, at most MAX_SIGNALS_IN_FLIGHT at once: the
+  // Signals to holders run concurrently with the loop, at most `maxSignalsInFlight` at once: the
   // server refuses a workflow task that leaves too many signals pending (2000 by default), and a
   // refused task would be refused again on every retry, leaving the pool stuck. The rest wait in a
   // backlog, sent as earlier signals complete. CAN waits for all of them.
   const inFlight = new Set<Promise<void>>();
   const backlog: Outgoing[] = [];
   const flush = () => {
-    while (backlog.length > 0 && inFlight.size < MAX_SIGNALS_IN_FLIGHT) sendNow(backlog.shift()!);
+    while (backlog.length > 0 && inFlight.size < pool.options.maxSignalsInFlight) sendNow(backlog.shift()!);
   };
   const send = (o: Outgoing) => {
     backlog.push(o);
