@@ -22,6 +22,7 @@ import {
   poolSchedulerWorkflow,
 } from '../../workflows';
 import { cancel, poolState, status } from '../../workflows/messages';
+import { until } from '../helpers/until';
 
 jest.setTimeout(900_000);
 
@@ -169,7 +170,11 @@ test('cancel kills the Spark application and releases the grant', async () => {
     workflowId: batchWorkflowId(pipeline.name, partition),
     args: [{ pipeline, partition }],
   });
-  const app = await until(async () => (await appsNamed(`sluice-${pipeline.name}-`, 'active'))[0]);
+  const app = await until(
+    "the pipeline's Spark application",
+    async () => (await appsNamed(`sluice-${pipeline.name}-`, 'active'))[0],
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
   await handle.signal(cancel, { reason: 'test cancels' });
   const result = await handle.result();
   expect(result.state).toBe('cancelled');
@@ -196,7 +201,11 @@ test('SIGKILL of the worker during a Spark step: a new worker completes the run 
       workflowId: batchWorkflowId(pipeline.name, partition),
       args: [{ pipeline, partition }],
     });
-    await until(async () => (await appsNamed(`sluice-${pipeline.name}-`, 'active'))[0]);
+    await until(
+      "the pipeline's Spark application",
+      async () => (await appsNamed(`sluice-${pipeline.name}-`, 'active'))[0],
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
     worker.kill('SIGKILL');
     await new Promise((r) => worker.once('exit', r));
     worker = startWorkerProcess('worker-2');
@@ -235,14 +244,4 @@ function maxOverlap(apps: SparkApp[]): number {
   let max = 0;
   for (const e of events) max = Math.max(max, (now += e.d));
   return max;
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }

@@ -9,6 +9,7 @@ import { parseEnv, poolTaskQueue } from '../../config/env';
 import { createSluiceWorker } from '../../workers/worker';
 import { holdResourcesWorkflow } from '../../workflows';
 import type { PoolStateView } from '../../workflows/messages';
+import { until } from '../helpers/until';
 
 jest.setTimeout(180_000);
 const CLI = path.join(__dirname, '..', '..', 'bin', 'sluice.js');
@@ -53,16 +54,6 @@ afterAll(async () => {
   await connection?.close();
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 test('pool create, show (table and JSON) and explain, through the CLI', async () => {
   const created = await sluice(['pool', pool, '--capacity', 'cpu=4,memoryMb=8192', '--policy', 'fifo']);
   expect(created.stderr).toContain(`started pool ${pool}`);
@@ -81,14 +72,14 @@ test('pool create, show (table and JSON) and explain, through the CLI', async ()
       args: [{ pool, demand: { cpu }, holdMs: 600_000, tenant: 'ana', kind: 'batch', requestId: `${id}#r` }],
     });
   const big = await start(`${pool}-big`, 3);
-  const view = await until(async () => {
+  const view = await until('the big holder to be granted', async () => {
     const r = await sluice(['pool', pool, '--json']);
     const v = JSON.parse(r.stdout) as PoolStateView;
     return v.running.length === 1 ? v : undefined;
   });
   expect(view.used).toEqual({ cpu: 3, memoryMb: 0 });
   const small = await start(`${pool}-small`, 2);
-  const waiting = await until(async () => {
+  const waiting = await until('the small holder to wait', async () => {
     const v = JSON.parse((await sluice(['pool', pool, '--json'])).stdout) as PoolStateView;
     return v.pending.length === 1 && v.pending[0]!.reason.startsWith('head') ? v : undefined;
   });
@@ -114,7 +105,7 @@ test('pool create, show (table and JSON) and explain, through the CLI', async ()
   // Growing the pool through the configurePool update admits the waiting request.
   const grown = await sluice(['pool', pool, '--capacity', 'cpu=6,memoryMb=8192']);
   expect(grown.stderr).toContain(`reconfigured pool ${pool}`);
-  await until(async () => {
+  await until('the waiting holder to be granted', async () => {
     const v = JSON.parse((await sluice(['pool', pool, '--json'])).stdout) as PoolStateView;
     return v.running.length === 2 ? true : undefined;
   });

@@ -22,6 +22,7 @@ import {
 import { cancel, pause, poolState, progress, resume, retryPartitions, status } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
+import { until } from '../helpers/until';
 
 jest.setTimeout(300_000);
 
@@ -115,15 +116,6 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const stateOf = async (h: WorkflowHandle) => (await h.query(status)).state;
 
 test('status reports the steps; pause finishes the current step and waits before the next; resume goes on', async () => {
@@ -133,11 +125,11 @@ test('status reports the steps; pause finishes the current step and waits before
     workflowId: batchWorkflowId(spec.name, partition),
     args: [{ pipeline: spec, partition }],
   });
-  await until(async () => ((await stateOf(h)) === 'running' ? true : undefined));
+  await until('the run to be running', async () => ((await stateOf(h)) === 'running' ? true : undefined));
   expect(await h.query(status)).toMatchObject({ state: 'running', progress: { step: 'spark', done: 1, total: 3 } });
   await h.signal(pause);
   gate(partition).open(); // the Spark step finishes...
-  await until(async () => ((await stateOf(h)) === 'paused' ? true : undefined)); // ...then the run waits
+  await until('the run to be paused', async () => ((await stateOf(h)) === 'paused' ? true : undefined)); // ...then the run waits
   expect(await h.query(status)).toMatchObject({ paused: true, applicationId: `app-${partition}` });
   // While paused it holds nothing in the pool.
   expect((await env.client.workflow.getHandle('pool/wf').query(poolState)).running).toEqual([]);
@@ -154,13 +146,13 @@ test('cancel kills the running step, releases the grant and marks the run cancel
     workflowId: batchWorkflowId(spec.name, partition),
     args: [{ pipeline: spec, partition }],
   });
-  await until(async () => ((await stateOf(h)) === 'running' ? true : undefined));
+  await until('the run to be running', async () => ((await stateOf(h)) === 'running' ? true : undefined));
   const before = killed;
   await h.signal(cancel, { reason: 'operator' });
   expect(await h.result()).toEqual({ pipeline: spec.name, partition, state: 'cancelled' });
   expect(killed).toBe(before + 1);
   expect(await h.query(status)).toMatchObject({ state: 'cancelled', error: 'operator' });
-  await until(async () =>
+  await until('the pool to have released the grant', async () =>
     (await env.client.workflow.getHandle('pool/wf').query(poolState)).running.length === 0 ? true : undefined,
   );
 });
@@ -202,15 +194,15 @@ test('a backfill keeps a sliding window, goes on past a failed partition, pauses
     workflowId: backfillWorkflowId(spec.name, from, to),
     args: [{ pipeline: spec, from, to, concurrency: 2 }],
   });
-  const p0 = await until(async () => {
+  const p0 = await until('the first progress', async () => {
     const p = await h.query(progress);
     return p.running.length === 2 ? p : undefined;
   });
   expect(p0).toMatchObject({ total: 6, done: 0, remaining: 4, running: ['2026-11-21T00', '2026-11-21T01'] });
 
   gate('2026-11-21T01').open(); // fails
-  await until(async () => ((await h.query(progress)).failed.length === 1 ? true : undefined));
-  const p1 = await until(async () => {
+  await until('one failed partition', async () => ((await h.query(progress)).failed.length === 1 ? true : undefined));
+  const p1 = await until('the retried progress', async () => {
     const p = await h.query(progress);
     return p.running.length === 2 ? p : undefined; // the window refilled despite the failure
   });
@@ -222,7 +214,7 @@ test('a backfill keeps a sliding window, goes on past a failed partition, pauses
   await h.signal(pause);
   gate('2026-11-21T00').open();
   gate('2026-11-21T02').open();
-  const paused = await until(async () => {
+  const paused = await until('the backfill to pause', async () => {
     const p = await h.query(progress);
     return p.running.length === 0 && p.done === 2 ? p : undefined;
   });

@@ -24,6 +24,7 @@ import {
 } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
+import { until } from '../helpers/until';
 
 jest.setTimeout(600_000);
 
@@ -70,16 +71,6 @@ function hold(pool: string, id: string, demand: ResourceVector, holdMs: number, 
     workflowId: id,
     args: [{ pool, demand, holdMs, tenant: 't', kind: 'batch', requestId: `${id}#r`, ...extra }],
   });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Sweeps grant and end events in the scheduler's own order: use must never exceed capacity. */

@@ -18,6 +18,7 @@ import type { ActivityDeps } from '../../workers/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow, type PoolOptions } from '../../workflows';
 import { poolState, requestRecords } from '../../workflows/messages';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
+import { until } from '../helpers/until';
 
 jest.setTimeout(600_000);
 
@@ -117,7 +118,7 @@ test('with signals in flight capped under the limit, a burst of grants goes out 
       const page = await pool.query(requestRecords);
       return page.records.filter((r) => r.outcome === 'released').length === HOLDERS ? page.records : undefined;
     },
-    180_000,
+    { timeoutMs: 180_000 },
   );
   expect(new Set(records.map((r) => r.requestId)).size).toBe(HOLDERS);
   const v = await pool.query(poolState);
@@ -128,13 +129,3 @@ test('with signals in flight capped under the limit, a burst of grants goes out 
   expect((history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
   await pool.terminate('test over');
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
