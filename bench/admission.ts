@@ -26,6 +26,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   bundleWorkflowCode,
@@ -86,6 +87,11 @@ interface AdmissionCheck {
   dropped: number;
   /** Size of the records the pool carries across continue-as-new, as JSON. */
   recordsKB: number;
+  /**
+   * Workflow tasks of the scheduler the server failed (e.g. FORCE_CLOSE_COMMAND: more than 100
+   * events buffered while a task was in flight), each followed by a replay; by cause.
+   */
+  failedSchedulerTasks: Record<string, number>;
   outcomes: Record<string, number>;
 }
 
@@ -197,6 +203,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       duplicateGrants: sum(checks.map((c) => c.duplicateGrants)),
       dropped: sum(checks.map((c) => c.dropped)),
       carriedRecordsKB: Math.max(...checks.map((c) => c.recordsKB)),
+      failedSchedulerTasks: checks.map((c) => ({ warm: c.warm, ...c.failedSchedulerTasks })),
       poolGenerations: measured.filter((r) => r.side === 'admission').map((r) => r.generations),
       bound: bound(echo, admission, batched, batch),
       cpuMsPerAdmission: { server: admission.serverCpuMs, worker: admission.workerCpuMs },
@@ -300,6 +307,13 @@ async function admissionRound(
     pool.query(poolState),
     client.workflow.getHandle(`hold-${tag}-0`).describe(),
   ]);
+  const failedSchedulerTasks: Record<string, number> = {};
+  for (const e of (await pool.fetchHistory()).events ?? []) {
+    const cause = e.workflowTaskFailedEventAttributes?.cause;
+    if (cause === undefined || cause === null) continue;
+    const name = temporal.api.enums.v1.WorkflowTaskFailedCause[cause] ?? String(cause);
+    failedSchedulerTasks[name] = (failedSchedulerTasks[name] ?? 0) + 1;
+  }
   await pool.terminate('benchmark round over');
 
   const grants = new Map<string, number>();
@@ -328,6 +342,7 @@ async function admissionRound(
     duplicateGrants: view.counters.duplicateGrants + [...grants.values()].filter((c) => c > 1).length,
     dropped: page.dropped,
     recordsKB: Math.round(JSON.stringify(page.records).length / 1024),
+    failedSchedulerTasks,
     outcomes,
   };
   return {
