@@ -4,6 +4,7 @@
  * the recorded histories under tests/histories/.
  */
 import {
+  ApplicationFailure,
   WorkflowFailedError,
   WorkflowUpdateFailedError,
   type WorkflowHandle,
@@ -272,7 +273,18 @@ test('bad messages are rejected back to their holder with a reason and never fai
 
   // Unknown pool: no scheduler runs for it.
   const orphan = await hold('nopool', 'orphan', { cpu: 1 }, 10);
-  await expect(orphan.result()).rejects.toThrow(WorkflowFailedError);
+  const failure = await orphan.result().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  const cause = (failure as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect(cause.type).toBe('UnknownPool');
+  expect(cause.nonRetryable).toBe(true);
+  expect(cause.message).toMatch(
+    /unknown pool nopool: no scheduler workflow pool\/nopool is running .*sluice pool nopool/,
+  );
 
   // Still healthy: a good request is granted and released.
   expect((await (await hold('strict', 'good-after', { cpu: 4 }, 10)).result()).outcome).toBe('released');
