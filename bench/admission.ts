@@ -39,7 +39,7 @@ import {
 import { createActivities } from '../activities';
 import { SEARCH_ATTRIBUTES, SluicePool, SluiceState, SluiceTenant } from '../lib/search-attributes';
 import { installedLayout } from '../stack/install';
-import { sluiceBundleOptions } from '../workers/bundle';
+import { bundleSluiceWorkflows, quietBundlerLogger } from '../workers/bundle';
 import type { ActivityDeps } from '../workers/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow } from '../workflows';
 import { poolState, requestRecords } from '../workflows/messages';
@@ -135,7 +135,6 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     workflowThreadPoolSize: 1,
   } satisfies Partial<WorkerOptions>;
   const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
-  const bundle = sluiceBundleOptions();
   const workers: Worker[] = [];
   const running: Promise<void>[] = [];
   try {
@@ -143,8 +142,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     // As Sluice's worker runs them: the pool scheduler on a task queue (and workflow thread) of
     // its own, so that the load it admits never delays it. The echo server gets the same.
     const [sluiceBundle, echoBundle] = await Promise.all([
-      bundleWorkflowCode({ ...bundle, logger: quietLogger }),
-      bundleWorkflowCode({ workflowsPath: require.resolve('./echo-workflows'), logger: quietLogger }),
+      bundleSluiceWorkflows(),
+      bundleWorkflowCode({ workflowsPath: require.resolve('./echo-workflows'), logger: quietBundlerLogger }),
     ]);
     const worker = (taskQueue: string, workflowBundle: WorkflowBundleWithSourceMap, activities = {}) =>
       Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, ...settings });
@@ -432,14 +431,7 @@ async function drive(
   concurrency: number,
   timeoutMs: number,
   start: (i: number) => Promise<Started>,
-): Promise<{
-  workflows: number;
-  messages: number;
-  seconds: number;
-  perSec: number;
-  p50RoundTripMs: number;
-  p99RoundTripMs: number;
-}> {
+): Promise<Pick<Round, 'workflows' | 'messages' | 'seconds' | 'perSec' | 'p50RoundTripMs' | 'p99RoundTripMs'>> {
   const t0 = performance.now();
   let last = t0;
   const roundTrips: number[] = [];
@@ -559,10 +551,6 @@ function cpuSample(serverPid: number | undefined) {
     };
   };
 }
-
-const noop = () => undefined;
-/** The bundler's progress report is noise here; its errors are not. */
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
 
 // ---- helpers -------------------------------------------------------------------------------------
 

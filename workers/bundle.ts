@@ -1,7 +1,7 @@
 /**
  * How Sluice's workflow code is bundled, for every worker, test and benchmark alike.
  */
-import type { BundleOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 /**
  * Modules evaluated once per worker thread and shared by all workflow runs (with
@@ -15,4 +15,13 @@ export function preloadModules(): string[] {
 /** The bundler options of Sluice's workflow bundle: `workflowsPath` plus the preloaded modules. */
 export function sluiceBundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'preloadModules'> {
   return { workflowsPath: require.resolve('../workflows'), preloadModules: preloadModules() };
+}
+
+const noop = () => undefined;
+/** The bundler reports its progress at INFO; only its errors matter to Sluice's callers. */
+export const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+
+/** Bundles Sluice's workflow code once, for every worker that runs it (workers, tests, benchmarks). */
+export function bundleSluiceWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ ...sluiceBundleOptions(), logger: quietBundlerLogger });
 }

@@ -1,10 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { poolTaskQueue, type Env } from '../config/env';
 import { connectionOptions } from './connection';
 import { depsFromEnv, type ActivityDeps } from './deps';
-import { sluiceBundleOptions } from './bundle';
+import { bundleSluiceWorkflows } from './bundle';
 
 export interface SluiceWorkerOptions {
   env: Env;
@@ -39,7 +39,7 @@ export async function createSluiceWorker(
       opts.deps?.temporal ??
       (() => (client ??= new Client({ connection: lazyConnection(env), namespace: env.TEMPORAL_NAMESPACE }))),
   };
-  const workflowBundle = await bundleWorkflowCode({ ...sluiceBundleOptions(), logger: bundlerLogger });
+  const workflowBundle = await bundleSluiceWorkflows();
   const activities = createActivities(deps);
   const common = {
     connection,
@@ -109,10 +109,6 @@ export class SluiceWorker {
     }
   }
 }
-
-const noop = () => undefined;
-/** Bundling reports its progress at INFO; only its errors matter here. */
-const bundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
 
 /** A client connection that connects on its first call (Connection.lazy). */
 function lazyConnection(env: Env): Connection {

@@ -1,8 +1,8 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../lib/search-attributes';
 import { installedLayout } from '../../stack/install';
-import { sluiceBundleOptions } from '../../workers/bundle';
+import { bundleSluiceWorkflows } from '../../workers/bundle';
 
 /**
  * A dev server for one suite, from the stack's own `temporal` binary: the test environment never
@@ -21,8 +21,5 @@ export function createTestEnv(extraArgs: string[] = []): Promise<TestWorkflowEnv
 
 /** Bundle the workflow code once per suite (bundling per worker is slow). */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ ...sluiceBundleOptions(), logger: quietLogger });
+  return bundleSluiceWorkflows();
 }
-
-const noop = () => {};
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
