@@ -133,6 +133,12 @@ test('500 holders across 3+ continue-as-new boundaries: each granted exactly onc
   // What each holder saw is what the scheduler recorded.
   const byId = new Map(records.map((r) => [r.requestId, r]));
   for (const r of results) expect(r.grantedAt).toBe(byId.get(r.requestId)!.grantedAt);
+  // Causality, on the server's one clock: asked, then granted by the scheduler, then seen by the holder.
+  for (const r of results) {
+    expect(r.requestedAt!).toBeLessThanOrEqual(r.grantedAt!);
+    expect(r.grantedAt!).toBeLessThanOrEqual(r.admittedAt!);
+    expect(r.admittedAt!).toBeLessThanOrEqual(r.releasedAt!);
+  }
 
   const max = maxUse(records);
   expect(max.cpu).toBeLessThanOrEqual(capacity.cpu);

@@ -10,7 +10,12 @@ export interface HoldInput extends AdmissionAsk {
 export interface HoldResult {
   requestId: string;
   outcome: 'released' | 'revoked' | 'rejected';
+  /** Workflow time of the holder's first step, before it asked the pool. */
+  requestedAt?: number;
+  /** The scheduler's time of the grant. */
   grantedAt?: number;
+  /** Workflow time at which the holder saw its grant (its body started). */
+  admittedAt?: number;
   releasedAt?: number;
   reason?: string;
 }
@@ -21,11 +26,20 @@ export interface HoldResult {
  */
 export async function holdResourcesWorkflow(input: HoldInput): Promise<HoldResult> {
   const requestId = input.requestId ?? `${workflowInfo().workflowId}/${workflowInfo().runId}/hold`;
+  const requestedAt = Date.now(); // workflow time: deterministic
   try {
     return await withAdmission(input.pool, { ...input, requestId }, async (grant) => {
+      const admittedAt = Date.now();
       // Runs from before the patch slept even for 0 ms (a 1 ms timer); newer runs release at once.
       if (input.holdMs > 0 || !patched(ADMISSION_BY_ACTIVITY)) await sleep(input.holdMs);
-      return { requestId, outcome: 'released' as const, grantedAt: grant.grantedAt, releasedAt: Date.now() };
+      return {
+        requestId,
+        outcome: 'released' as const,
+        requestedAt,
+        grantedAt: grant.grantedAt,
+        admittedAt,
+        releasedAt: Date.now(),
+      };
     });
   } catch (err) {
     if (isRevocation(err)) {
