@@ -14,14 +14,16 @@
  * another. Holders start with their pool, tenant and state search attributes set, as Sluice's
  * starters do. Both sides run with the same N, start concurrency and worker settings on the same server,
  * alternated (a warm-up of each, then echo, admission, echo, admission, ...); each reports the
- * median of its measured rounds. Throughput = N / (first start → last completion). Wait times,
- * `lost` and `duplicateGrants` come from the scheduler's own records (`requestRecords`,
- * `poolState`). CPU is sampled from /proc for the dev server, this process (worker and client) and
+ * median of its measured rounds. Throughput = N / (first start → last completion). Wait times
+ * (`p50WaitMs`: submitted → granted inside the scheduler, i.e. queueing behind the policy; 0 here,
+ * since capacity never runs out), `lost` and `duplicateGrants` come from the scheduler's own
+ * records (`requestRecords`, `poolState`); `p50AdmitMs` is what a holder sees, from its first step
+ * to its body starting (request sent, delivered, decided, grant delivered), in workflow time. CPU is sampled from /proc for the dev server, this process (worker and client) and
  * everything else on the machine. A last round sends `--batch` pings per echo client in one
  * workflow task, to show how far batching messages gets past the per-workflow cost.
  *
  * Prints one JSON object: `{"bench":"admission","admissionsPerSec","echoPerSec","ratio",
- * "p50WaitMs","p99WaitMs","lost","duplicateGrants","dropped","bound",...}`.
+ * "p50WaitMs","p99WaitMs","p50AdmitMs","p99AdmitMs","lost","duplicateGrants","dropped","bound",...}`.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -81,7 +83,10 @@ interface Round {
 
 interface AdmissionCheck {
   warm: boolean;
+  /** Per request, the scheduler's own wait: submitted → granted (the policy's queueing). */
   waits: number[];
+  /** Per holder, in workflow time: its first step → its body started (request, delivery, grant). */
+  admits: number[];
   lost: number;
   duplicateGrants: number;
   dropped: number;
@@ -191,6 +196,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const batched = measured.find((r) => r.side === 'echo-batched')!;
     // Every round's records are checked (warm-ups too); only measured rounds count for wait times.
     const waits = checks.filter((c) => !c.warm).flatMap((c) => c.waits);
+    const admits = checks.filter((c) => !c.warm).flatMap((c) => c.admits);
     return {
       bench: 'admission',
       admissionsPerSec: admission.perSec,
@@ -198,6 +204,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       ratio: round2(admission.perSec / echo.perSec),
       p50WaitMs: percentile(waits, 0.5),
       p99WaitMs: percentile(waits, 0.99),
+      p50AdmitMs: percentile(admits, 0.5),
+      p99AdmitMs: percentile(admits, 0.99),
       lost: sum(checks.map((c) => c.lost)),
       duplicateGrants: sum(checks.map((c) => c.duplicateGrants)),
       dropped: sum(checks.map((c) => c.dropped)),
@@ -280,6 +288,7 @@ async function admissionRound(
   });
   await pool.query(poolState); // the pool is up before the clock starts
   const returned = new Map<string, string>();
+  const admits: number[] = [];
   const timing = await drive(n, concurrency, timeoutMs, async (i) => {
     const id = `hold-${tag}-${i}`;
     const h = await client.workflow.start(holdResourcesWorkflow, {
@@ -297,6 +306,9 @@ async function admissionRound(
       done: async () => {
         const r = await h.result().catch((err: unknown) => ({ requestId: `${id}#r`, outcome: String(err) }));
         returned.set(r.requestId, r.outcome);
+        if ('admittedAt' in r && r.admittedAt !== undefined && r.requestedAt !== undefined) {
+          admits.push(r.admittedAt - r.requestedAt);
+        }
       },
       terminate: () => h.terminate('benchmark round timed out'),
     };
@@ -337,6 +349,7 @@ async function admissionRound(
   }
   const check = {
     waits: page.records.flatMap((r) => (r.waitMs !== undefined ? [r.waitMs] : [])),
+    admits,
     lost,
     duplicateGrants: view.counters.duplicateGrants + [...grants.values()].filter((c) => c > 1).length,
     dropped: page.dropped,
