@@ -6,7 +6,7 @@ import { SluiceKind, SluicePool } from '../lib/search-attributes';
 import { parsePolicyConfig, type PolicyConfig, type ResourceVector } from '../scheduler-policies';
 import { connectionOptions } from '../workers/connection';
 import { poolSchedulerWorkflow, poolWorkflowId } from '../workflows';
-import { configurePool, explain, poolState, type PoolStateView } from '../workflows/messages';
+import { configurePool, explain, poolState, type Explanation, type PoolStateView } from '../workflows/messages';
 import { plain } from './demo';
 import { UsageError } from './errors';
 import { parsePositiveInt } from './stack';
@@ -29,10 +29,14 @@ export function parseCapacity(value: string): ResourceVector {
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean)) {
-    const m = /^([A-Za-z][A-Za-z0-9_.-]*)=(\d+(?:\.\d+)?)$/.exec(part);
+    const m = /^([A-Za-z][A-Za-z0-9_.-]*)=(.*)$/.exec(part);
     if (!m)
       throw new InvalidArgumentError(`expected name=amount pairs such as cpu=8,memoryMb=16384; "${part}" is not one`);
-    out[m[1]!] = Number(m[2]);
+    const [, name, amount] = m as unknown as [string, string, string];
+    if (!/^\d+(?:\.\d+)?$/.test(amount))
+      throw new InvalidArgumentError(`${name}: expected an amount >= 0 such as ${name}=8, got "${amount}"`);
+    if (name in out) throw new InvalidArgumentError(`${name} is given twice`);
+    out[name] = Number(amount);
   }
   if (Object.keys(out).length === 0) throw new InvalidArgumentError('expected at least one resource, e.g. cpu=8');
   return out;
@@ -81,13 +85,22 @@ export function printPool(v: PoolStateView, now = Date.now()): string {
   }
   const pending = new Table({ head: ['pending', 'tenant', 'queue', 'prio', 'demand', 'waiting', 'why'], ...plain() });
   for (const p of v.pending) {
-    pending.push([p.requestId, p.tenant, p.queue ?? '-', p.priority, fmt(p.demand), ago(p.waitingMs), p.reason]);
+    // From submittedAt, on this clock: the view's waitingMs stops at the scheduler's last task.
+    const waited = Math.max(p.waitingMs, now - p.submittedAt);
+    pending.push([p.requestId, p.tenant, p.queue ?? '-', p.priority, fmt(p.demand), ago(waited), p.reason]);
   }
   return [
     ...lines,
     v.running.length ? running.toString() : 'no running grants',
     v.pending.length ? pending.toString() : 'no pending requests',
   ].join('\n');
+}
+
+/** How long a pending request has waited, or a running one has held, up to now on this clock. */
+function since(a: Explanation, now = Date.now()): string {
+  if (a.status === 'pending' && a.submittedAt !== undefined) return `, waiting for ${ago(now - a.submittedAt)}`;
+  if (a.status === 'running' && a.grantedAt !== undefined) return `, granted ${ago(now - a.grantedAt)} ago`;
+  return '';
 }
 
 export function registerPool(program: Command): void {
@@ -167,7 +180,7 @@ export function registerPool(program: Command): void {
     .command('explain <requestId>')
     .description('say why a request waits, or why it was granted')
     .option('--pool <name>', 'the pool to ask (default: every running pool)')
-    .option('--json', 'print {"pool","requestId","status","explanation"}')
+    .option('--json', 'print {"pool","requestId","status","explanation","submittedAt","grantedAt"}')
     .action(async (requestId: string, opts: { pool?: string; json?: boolean }) => {
       await withClient(async (client) => {
         const pools = opts.pool ? [opts.pool] : await runningPools(client);
@@ -184,7 +197,7 @@ export function registerPool(program: Command): void {
           process.stdout.write(
             opts.json
               ? `${JSON.stringify({ pool, ...answer })}\n`
-              : `${requestId} in pool ${pool}: ${answer.status}\n  ${answer.explanation}\n`,
+              : `${requestId} in pool ${pool}: ${answer.status}${since(answer)}\n  ${answer.explanation}\n`,
           );
           if (answer.status === 'unknown') process.exitCode = 1;
           return;

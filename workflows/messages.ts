@@ -93,6 +93,10 @@ export interface PendingView {
   demand: ResourceVector;
   kind: 'batch' | 'streaming';
   submittedAt: number;
+  /**
+   * Waited so far as of `PoolStateView.asOf`. A query sees the scheduler's clock frozen at its last
+   * workflow task, so a reader that wants the wait up to now computes it from `submittedAt`.
+   */
   waitingMs: number;
   reason: string;
 }
@@ -106,6 +110,8 @@ export interface PoolStateView {
   counters: PoolCounters;
   /** Continue-as-new generations so far. */
   generation: number;
+  /** The scheduler's time when it last ran (its workflow clock; queries do not advance it). */
+  asOf: number;
 }
 export interface PoolCounters {
   submitted: number;
@@ -124,6 +130,9 @@ export interface Explanation {
   status: 'pending' | 'running' | 'released' | 'rejected' | 'unknown';
   /** Why it waits, why it was granted, or how it ended. */
   explanation: string;
+  /** Epoch ms, when the scheduler knows the request: a reader computes the wait up to now from it. */
+  submittedAt?: number;
+  grantedAt?: number;
 }
 export const explain = defineQuery<Explanation, [string]>('explain');
 

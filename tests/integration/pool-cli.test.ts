@@ -93,8 +93,15 @@ test('pool create, show (table and JSON) and explain, through the CLI', async ()
 
   const why = await sluice(['explain', `${pool}-small#r`]);
   expect(why.status).toBe(0);
-  expect(why.stdout).toContain(`${pool}-small#r in pool ${pool}: pending`);
+  expect(why.stdout).toMatch(new RegExp(`${pool}-small#r in pool ${pool}: pending, waiting for \\d`));
   expect(why.stdout).toContain('under the fifo policy: head of the queue: needs 2 cpu, 1 free');
+  // The wait is measured up to now, not up to the scheduler's last workflow task (a query's clock).
+  const whyJson = JSON.parse((await sluice(['explain', `${pool}-small#r`, '--pool', pool, '--json'])).stdout);
+  expect(whyJson.submittedAt).toBe(waiting.pending[0]!.submittedAt);
+  await new Promise((r) => setTimeout(r, 1500));
+  const later = await sluice(['pool', pool]);
+  const waitedS = Number(/-small#r .*?│ ([\d.]+) s /.exec(later.stdout)?.[1]);
+  expect(waitedS).toBeGreaterThanOrEqual(1.5);
   const granted = JSON.parse((await sluice(['explain', `${pool}-big#r`, '--pool', pool, '--json'])).stdout);
   expect(granted).toMatchObject({ pool, status: 'running' });
   expect(granted.explanation).toMatch(/^granted by the fifo policy after waiting \d+ ms: 3 cpu fitted/);
@@ -116,7 +123,16 @@ test('pool create, show (table and JSON) and explain, through the CLI', async ()
 test('bad pool arguments are rejected with the field named, and start nothing', async () => {
   const badCapacity = await sluice(['pool', 'x1', '--capacity', 'cpu=lots']);
   expect(badCapacity.status).toBe(2);
-  expect(badCapacity.stderr).toContain('"cpu=lots" is not one');
+  expect(badCapacity.stderr).toContain('cpu: expected an amount >= 0 such as cpu=8, got "lots"');
+  for (const [arg, message] of [
+    ['cpu=-1', 'cpu: expected an amount >= 0 such as cpu=8, got "-1"'],
+    ['cpu=2,cpu=3', 'cpu is given twice'],
+    ['memoryMb', '"memoryMb" is not one'],
+  ]) {
+    const bad = await sluice(['pool', 'x1', '--capacity', arg!]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(message);
+  }
   const badPolicy = await sluice([
     'pool',
     'x1',

@@ -506,16 +506,19 @@ export class PoolState {
       })),
       counters: { ...this.counters },
       generation: this.generation,
+      asOf: now,
     };
   }
 
-  explain(requestId: string, now: number): Explanation {
+  explain(requestId: string): Explanation {
     const g = this.running.find((x) => x.req.requestId === requestId);
     if (g) {
       const how = g.revoking ? `; being revoked (${g.revoking.reason}), waiting for its holder to stop` : '';
       return {
         requestId,
         status: 'running',
+        submittedAt: g.submittedAt,
+        grantedAt: g.grantedAt,
         explanation:
           `granted by the ${this.policy.name} policy after waiting ${g.grantedAt - g.submittedAt} ms: ` +
           `${fmt(g.req.demand)} fitted in the free capacity at that time${how}`,
@@ -523,10 +526,12 @@ export class PoolState {
     }
     const p = this.pending.find((x) => x.req.requestId === requestId);
     if (p) {
+      // Not "waiting N ms": a query sees the clock of the scheduler's last workflow task, not now.
       return {
         requestId,
         status: 'pending',
-        explanation: `waiting ${now - p.submittedAt} ms under the ${this.policy.name} policy: ${
+        submittedAt: p.submittedAt,
+        explanation: `waiting since ${new Date(p.submittedAt).toISOString()} under the ${this.policy.name} policy: ${
           this.reasons[requestId] ?? 'arrived; not yet considered by the policy'
         }`,
       };
@@ -535,7 +540,13 @@ export class PoolState {
     if (r) {
       const status = r.outcome === 'rejected' ? 'rejected' : 'released';
       const granted = r.grantedAt !== undefined ? `granted after ${r.waitMs} ms, ` : '';
-      return { requestId, status, explanation: `${granted}${r.outcome}${r.reason ? `: ${r.reason}` : ''}` };
+      return {
+        requestId,
+        status,
+        submittedAt: r.submittedAt,
+        ...(r.grantedAt !== undefined ? { grantedAt: r.grantedAt } : {}),
+        explanation: `${granted}${r.outcome}${r.reason ? `: ${r.reason}` : ''}`,
+      };
     }
     return { requestId, status: 'unknown', explanation: `pool ${this.name} has no record of request ${requestId}` };
   }

@@ -57,7 +57,7 @@ export async function poolSchedulerWorkflow(input: PoolInput): Promise<void> {
     description: 'Change the pool capacity and/or policy; validated before it is accepted.',
   });
   setHandler(poolState, () => pool.view(now()), { description: 'Capacity, use, running grants, pending requests.' });
-  setHandler(explain, (requestId) => pool.explain(requestId, now()), {
+  setHandler(explain, (requestId) => pool.explain(requestId), {
     description: 'Why a request waits, or why it was granted.',
   });
   setHandler(requestRecords, () => pool.recordsPage(), {
