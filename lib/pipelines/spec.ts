@@ -252,6 +252,12 @@ const specSchemas = once(() => {
     }),
     /** Expected run time, for backfilling schedulers. */
     estimatedRuntimeMs: positive().optional(),
+    /**
+     * The pool may revoke a run's grant (capacity preemption, a shrinking pool): its Spark
+     * application is killed and the step queued again, from scratch.
+     * @default false
+     */
+    preemptible: z.boolean({ error: expected('true or false') }).default(false),
   });
 
   /** Checks of a finished partition before it is published. */

@@ -154,6 +154,7 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
               demand: spec.batch.resources,
               kind: 'batch',
               estimatedRuntimeMs: spec.batch.estimatedRuntimeMs,
+              preemptible: spec.batch.preemptible,
             },
             async () => {
               st.progress = { step: 'spark', done: 1, total: 3 };

@@ -41,7 +41,13 @@ describe('example pipelines', () => {
       },
       partitioning: 'hour',
       schedule: { start: '2026-01-01T00' },
-      batch: { pool: 'default', tenant: 'web', priority: 0, resources: { cpu: 1, memoryMb: 1024 } },
+      batch: {
+        pool: 'default',
+        tenant: 'web',
+        priority: 0,
+        resources: { cpu: 1, memoryMb: 1024 },
+        preemptible: false,
+      },
       validate: { minRows: 0 },
     } satisfies PipelineSpec);
   });

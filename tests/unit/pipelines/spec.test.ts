@@ -29,6 +29,7 @@ const lakeSql = {
     priority: 5,
     resources: { cpu: 0.5, memoryMb: 512 },
     estimatedRuntimeMs: 1,
+    preemptible: true,
   },
   validate: { minRows: 1, requiredColumns: ['page', 'anything_raw_sql_makes'] },
 } satisfies PipelineSpecInput;
@@ -37,8 +38,13 @@ describe('pipeline spec: valid specs', () => {
   it('parses the declarative Kafka spec and fills in the defaults', () => {
     const spec = definePipeline(kafkaSpec());
     expect(spec.batch.priority).toBe(0);
+    expect(spec.batch.preemptible).toBe(false);
     expect(spec.validate).toEqual({ minRows: 0 });
-    expect(spec).toEqual({ ...kafkaSpec(), batch: { ...kafkaSpec().batch, priority: 0 }, validate: { minRows: 0 } });
+    expect(spec).toEqual({
+      ...kafkaSpec(),
+      batch: { ...kafkaSpec().batch, priority: 0, preemptible: false },
+      validate: { minRows: 0 },
+    });
   });
 
   it('parses a lake source with raw SQL, keeping every optional field', () => {
@@ -306,6 +312,7 @@ describe('pipeline spec: errors name the path', () => {
   });
 
   it('checks the batch settings', () => {
+    expect(issuesOf(changed({ 'batch.preemptible': 'yes' }))).toEqual(['batch.preemptible: expected true or false']);
     expect(issuesOf(changed({ 'batch.resources.cpu': '1' }))).toEqual([
       'batch.resources.cpu: expected a positive number',
     ]);
