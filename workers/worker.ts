@@ -47,6 +47,11 @@ export async function createSluiceWorker(
     workflowBundle,
     activities,
     shutdownGraceTime: '10 seconds' as const,
+    // A cancellation (operator cancel, preemption, resize) reaches an activity only in the answer
+    // to a heartbeat, and heartbeats are sent at most every 80% of the heartbeat timeout by
+    // default: 16 s for a Spark step, all of it time the preempting job waits for a kill. The
+    // engine activities heartbeat every 2 s; this lets each heartbeat through.
+    maxHeartbeatThrottleInterval: '2 seconds' as const,
   };
   const [pipelines, pools] = await Promise.all([
     Worker.create({

@@ -152,6 +152,8 @@ export interface RequestRecord {
   /** Order of the end (release, reclaim, rejection) among all events. */
   endedSeq?: number;
   outcome?: 'released' | 'rejected' | 'reclaimed' | 'withdrawn';
+  /** Set when the pool revoked the grant (the holder then released it, or was reclaimed). */
+  revoked?: RevocationReason;
   waitMs?: number;
   reason?: string;
 }

@@ -17,9 +17,20 @@ import {
   backfillWorkflowId,
   batchPipelineWorkflow,
   batchWorkflowId,
+  holdResourcesWorkflow,
   poolSchedulerWorkflow,
 } from '../../workflows';
-import { cancel, pause, poolState, progress, resume, retryPartitions, status } from '../../workflows/messages';
+import {
+  cancel,
+  explain,
+  pause,
+  poolState,
+  progress,
+  requestRecords,
+  resume,
+  retryPartitions,
+  status,
+} from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
 import { until } from '../helpers/until';
@@ -98,6 +109,7 @@ beforeAll(async () => {
     taskQueue,
     workflowBundle,
     activities: { ...fakes, findGoneHolders, signalPool },
+    maxHeartbeatThrottleInterval: '2 seconds', // as Sluice's worker (workers/worker.ts)
   });
   running = worker.run();
   await env.client.workflow.start(poolSchedulerWorkflow, {
@@ -155,6 +167,74 @@ test('cancel kills the running step, releases the grant and marks the run cancel
   await until('the pool to have released the grant', async () =>
     (await env.client.workflow.getHandle('pool/wf').query(poolState)).running.length === 0 ? true : undefined,
   );
+});
+
+test('a preemptible run whose grant is revoked has its Spark step killed, queues again and completes', async () => {
+  // Capacity queues: dev above its guarantee, prod below it and waiting, so the pool preempts
+  // dev's newest preemptible grant, the batch run's.
+  const pool = await env.client.workflow.start(poolSchedulerWorkflow, {
+    taskQueue,
+    workflowId: 'pool/wfcap',
+    args: [
+      {
+        name: 'wfcap',
+        capacity: { cpu: 10, memoryMb: 100_000 },
+        policy: {
+          kind: 'capacity',
+          queues: [
+            { name: 'prod', guaranteed: 0.6, max: 1 },
+            { name: 'dev', guaranteed: 0.2, max: 1 },
+          ],
+        },
+      },
+    ],
+  });
+  const grants = async () => (await pool.query(poolState)).running.map((g) => g.holderWorkflowId);
+  const holder = (id: string, queue: string, cpu: number, holdMs: number) =>
+    env.client.workflow.start(holdResourcesWorkflow, {
+      taskQueue,
+      workflowId: id,
+      args: [{ pool: 'wfcap', demand: { cpu }, holdMs, tenant: 't', kind: 'batch', queue, requestId: `${id}#r` }],
+    });
+  const devHolder = await holder('wfcap-dev', 'dev', 4, 600_000);
+  await until('the dev holder granted', async () => ((await grants()).length === 1 ? true : undefined));
+
+  const partition = '2026-11-20T06';
+  const preemptible = definePipeline({
+    ...spec,
+    batch: { pool: 'wfcap', tenant: 't', queue: 'dev', resources: { cpu: 4, memoryMb: 512 }, preemptible: true },
+  });
+  const h = await env.client.workflow.start(batchPipelineWorkflow, {
+    taskQueue,
+    workflowId: batchWorkflowId(spec.name, partition),
+    args: [{ pipeline: preemptible, partition }],
+  });
+  await until('the run to be running', async () => ((await stateOf(h)) === 'running' ? true : undefined));
+  const killedBefore = killed;
+
+  const prod = await holder('wfcap-prod', 'prod', 5, 1500);
+  await until('the prod holder granted', async () => ((await grants()).includes('wfcap-prod') ? true : undefined));
+  expect(killed).toBe(killedBefore + 1); // the Spark step was killed before the grant went back
+  expect(await grants()).not.toContain(h.workflowId);
+  expect((await prod.result()).outcome).toBe('released');
+
+  gate(partition).open();
+  expect(await h.result()).toMatchObject({ state: 'succeeded', rows: 3 });
+  expect(await h.query(status)).toMatchObject({ state: 'succeeded', submissions: 2 });
+  // Two submissions under two application names; the second ran after the preemption.
+  expect(new Set(appNames.filter((n) => n.includes(partition)))).toEqual(
+    new Set([expect.stringMatching(/-s1$/), expect.stringMatching(/-s2$/)]),
+  );
+  const records = (await pool.query(requestRecords)).records.filter((r) => r.holderWorkflowId === h.workflowId);
+  expect(records.map((r) => [r.outcome, r.revoked])).toEqual([
+    ['released', 'preempted'],
+    ['released', undefined],
+  ]);
+  const why = await pool.query(explain, records[0]!.requestId);
+  expect(why.explanation).toMatch(/^granted after \d+ ms, revoked \(preempted\), then released$/);
+  expect((await pool.query(poolState)).counters).toMatchObject({ revoked: 1, duplicateGrants: 0 });
+  await devHolder.terminate('test done');
+  await pool.terminate('test done');
 });
 
 test('bad input fails the run at once and starts nothing', async () => {

@@ -540,12 +540,13 @@ export class PoolState {
     if (r) {
       const status = r.outcome === 'rejected' ? 'rejected' : 'released';
       const granted = r.grantedAt !== undefined ? `granted after ${r.waitMs} ms, ` : '';
+      const revoked = r.revoked ? `revoked (${r.revoked}), then ` : '';
       return {
         requestId,
         status,
         submittedAt: r.submittedAt,
         ...(r.grantedAt !== undefined ? { grantedAt: r.grantedAt } : {}),
-        explanation: `${granted}${r.outcome}${r.reason ? `: ${r.reason}` : ''}`,
+        explanation: `${granted}${revoked}${r.outcome}${r.reason ? `: ${r.reason}` : ''}`,
       };
     }
     return { requestId, status: 'unknown', explanation: `pool ${this.name} has no record of request ${requestId}` };
@@ -637,6 +638,7 @@ export class PoolState {
       submittedAt: e.submittedAt,
       submittedSeq: e.submittedSeq,
       ...(g ? { grantedAt: g.grantedAt, grantedSeq: g.grantedSeq, waitMs: g.grantedAt - g.submittedAt } : {}),
+      ...(g?.revoking ? { revoked: g.revoking.reason } : {}),
     };
   }
 
