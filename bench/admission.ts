@@ -210,7 +210,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       duplicateGrants: sum(checks.map((c) => c.duplicateGrants)),
       dropped: sum(checks.map((c) => c.dropped)),
       carriedRecordsKB: Math.max(...checks.map((c) => c.recordsKB)),
-      failedSchedulerTasks: checks.map((c) => ({ warm: c.warm, ...c.failedSchedulerTasks })),
+      // Every round, warm-ups included: how many of the scheduler's workflow tasks the server failed, by cause.
+      failedSchedulerTasks: sum(checks.flatMap((c) => Object.values(c.failedSchedulerTasks))),
+      failedSchedulerTasksByCause: checks.reduce<Record<string, number>>((all, c) => {
+        for (const [cause, k] of Object.entries(c.failedSchedulerTasks)) all[cause] = (all[cause] ?? 0) + k;
+        return all;
+      }, {}),
       poolGenerations: measured.filter((r) => r.side === 'admission').map((r) => r.generations),
       bound: bound(echo, admission, batched, batch),
       cpuMsPerAdmission: { server: admission.serverCpuMs, worker: admission.workerCpuMs },
