@@ -10,13 +10,18 @@ export interface KafkaClient {
 
 /**
  * kafkajs logs retriable conditions (a coordinator still loading after a broker start) as errors,
- * although it retries them itself. Only errors that are not retried reach stderr.
+ * although it retries them itself. Only errors that are not retried reach stderr. A consumer's
+ * "Restarting the consumer" follows a crash that is logged on its own line when it matters.
  */
 const RETRIABLE =
-  /coordinator is not available|not the correct coordinator|leader(ship)? (is )?not available|There is no leader/i;
+  /coordinator is (not available|loading)|not the correct coordinator|leader(ship)? (is )?not available|There is no leader|Restarting the consumer/i;
+/** True for a kafkajs log line about a condition kafkajs retries by itself. */
+export function isRetriedKafkaLog(message: string, error?: string): boolean {
+  return RETRIABLE.test(`${message} ${error ?? ''}`);
+}
 const logCreator = () => (entry: { level: number; label: string; log: { message: string; error?: string } }) => {
   if (entry.level > logLevel.ERROR) return;
-  if (RETRIABLE.test(`${entry.log.message} ${entry.log.error ?? ''}`)) return;
+  if (isRetriedKafkaLog(entry.log.message, entry.log.error)) return;
   process.stderr.write(
     `kafkajs ${entry.label}: ${entry.log.message}${entry.log.error ? `: ${entry.log.error}` : ''}\n`,
   );
