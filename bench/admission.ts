@@ -18,8 +18,9 @@
  * (`p50WaitMs`: submitted → granted inside the scheduler, i.e. queueing behind the policy; 0 here,
  * since capacity never runs out), `lost` and `duplicateGrants` come from the scheduler's own
  * records (`requestRecords`, `poolState`); `p50AdmitMs` is what a holder sees, from its first step
- * to its body starting (request sent, delivered, decided, grant delivered), in workflow time. CPU is sampled from /proc for the dev server, this process (worker and client) and
- * everything else on the machine. A last round sends `--batch` pings per echo client in one
+ * to its body starting (request sent, delivered, decided, grant delivered), in workflow time. CPU
+ * is sampled from /proc for the dev server, this process (worker and client) and everything else
+ * on the machine. A last round sends `--batch` pings per echo client in one
  * workflow task, to show how far batching messages gets past the per-workflow cost.
  *
  * Prints one JSON object: `{"bench":"admission","admissionsPerSec","echoPerSec","ratio",

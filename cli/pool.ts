@@ -32,7 +32,8 @@ export function parseCapacity(value: string): ResourceVector {
     const m = /^([A-Za-z][A-Za-z0-9_.-]*)=(.*)$/.exec(part);
     if (!m)
       throw new InvalidArgumentError(`expected name=amount pairs such as cpu=8,memoryMb=16384; "${part}" is not one`);
-    const [, name, amount] = m as unknown as [string, string, string];
+    const name = m[1]!;
+    const amount = m[2]!;
     if (!/^\d+(?:\.\d+)?$/.test(amount))
       throw new InvalidArgumentError(`${name}: expected an amount >= 0 such as ${name}=8, got "${amount}"`);
     if (name in out) throw new InvalidArgumentError(`${name} is given twice`);
@@ -61,6 +62,8 @@ const fmt = (v: ResourceVector) =>
   Object.entries(v)
     .map(([k, n]) => `${k}=${n}`)
     .join(' ');
+/** Time since epoch ms `t`, on this clock (never negative: the server's clock may run ahead of ours). */
+const since = (t: number, now: number) => Math.max(0, now - t);
 const ago = (ms: number) =>
   ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
 
@@ -80,14 +83,14 @@ export function printPool(v: PoolStateView, now = Date.now()): string {
       g.tenant,
       g.queue ?? '-',
       fmt(g.demand),
-      `${ago(now - g.grantedAt)} ago${g.revoking ? ` (revoking: ${g.revoking})` : ''}`,
+      `${ago(since(g.grantedAt, now))} ago${g.revoking ? ` (revoking: ${g.revoking})` : ''}`,
     ]);
   }
   const pending = new Table({ head: ['pending', 'tenant', 'queue', 'prio', 'demand', 'waiting', 'why'], ...plain() });
   for (const p of v.pending) {
-    // From submittedAt, on this clock: the view's waitingMs stops at the scheduler's last task.
-    const waited = Math.max(p.waitingMs, now - p.submittedAt);
-    pending.push([p.requestId, p.tenant, p.queue ?? '-', p.priority, fmt(p.demand), ago(waited), p.reason]);
+    // From submittedAt: the view's waitingMs stops at the scheduler's last workflow task.
+    const waited = ago(since(p.submittedAt, now));
+    pending.push([p.requestId, p.tenant, p.queue ?? '-', p.priority, fmt(p.demand), waited, p.reason]);
   }
   return [
     ...lines,
@@ -96,10 +99,10 @@ export function printPool(v: PoolStateView, now = Date.now()): string {
   ].join('\n');
 }
 
-/** How long a pending request has waited, or a running one has held, up to now on this clock. */
-function since(a: Explanation, now = Date.now()): string {
-  if (a.status === 'pending' && a.submittedAt !== undefined) return `, waiting for ${ago(now - a.submittedAt)}`;
-  if (a.status === 'running' && a.grantedAt !== undefined) return `, granted ${ago(now - a.grantedAt)} ago`;
+/** How long a pending request has waited, or a running one has held, up to now. */
+function elapsed(a: Explanation, now = Date.now()): string {
+  if (a.status === 'pending' && a.submittedAt !== undefined) return `, waiting for ${ago(since(a.submittedAt, now))}`;
+  if (a.status === 'running' && a.grantedAt !== undefined) return `, granted ${ago(since(a.grantedAt, now))} ago`;
   return '';
 }
 
@@ -197,7 +200,7 @@ export function registerPool(program: Command): void {
           process.stdout.write(
             opts.json
               ? `${JSON.stringify({ pool, ...answer })}\n`
-              : `${requestId} in pool ${pool}: ${answer.status}${since(answer)}\n  ${answer.explanation}\n`,
+              : `${requestId} in pool ${pool}: ${answer.status}${elapsed(answer)}\n  ${answer.explanation}\n`,
           );
           if (answer.status === 'unknown') process.exitCode = 1;
           return;
