@@ -3,6 +3,7 @@
  * the wire name, and a shipped name is never changed: names live in workflow histories forever.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RequestAdmission } from '../lib/admission';
 import type { PolicyConfig, ResourceVector } from '../scheduler-policies';
 
 /** The workflow id of a pool's scheduler. */
@@ -10,24 +11,8 @@ export const poolWorkflowId = (pool: string) => `pool/${pool}`;
 
 // ---- holder → scheduler ----------------------------------------------------------------------
 
-export interface RequestAdmission {
-  requestId: string;
-  /** The workflow that holds the grant; the scheduler signals it back and watches that it lives. */
-  holderWorkflowId: string;
-  /** The holder's run: a reset or a new run of the same id is another holder. */
-  holderRunId?: string;
-  /** The pool this request is meant for; a scheduler rejects a request for another pool. */
-  pool?: string;
-  tenant: string;
-  queue?: string;
-  /** Higher runs first. @default 0 */
-  priority?: number;
-  demand: ResourceVector;
-  kind: 'batch' | 'streaming';
-  /** May be revoked to make room (capacity policy). @default false */
-  preemptible?: boolean;
-  estimatedRuntimeMs?: number;
-}
+/** Derived from the one schema the scheduler parses with (`lib/admission.ts`). */
+export type { RequestAdmission };
 export const requestAdmission = defineSignal<[RequestAdmission]>('requestAdmission');
 
 export interface ReleaseAdmission {

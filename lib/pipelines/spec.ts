@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { once } from '../lazy';
+import { NAME_PATTERN } from '../names';
 import { formatZodIssues } from '../zod-issues';
 import { DURATION_SYNTAX, parseDuration } from './duration';
 import { PARTITION_MS, type Partitioning } from './partitions';
@@ -27,7 +28,7 @@ export const TIME_TYPES: readonly ColumnType[] = ['timestamp', 'epoch_millis'];
 /** Column and output names: plain identifiers, so they never need escaping inside backticks. */
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Pipeline names: they appear in workflow ids, lake paths and Spark application names. */
-export const PIPELINE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const PIPELINE_NAME = NAME_PATTERN;
 const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 /** The column Sluice derives from the event-time column in the `events` view. */

@@ -15,7 +15,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import type { ResourceVector } from '../../scheduler-policies';
 import { SluicePool, SluiceState, SluiceTenant } from '../../lib/search-attributes';
 import {
   admissionGranted,
@@ -35,25 +34,30 @@ import {
  */
 export const ADMISSION_BY_ACTIVITY = 'sluice-admission-by-local-activity';
 
+/** Error types `withAdmission` throws; callers list them in retry policies and match on them. */
+export const AdmissionErrors = {
+  rejected: 'AdmissionRejected',
+  revoked: 'AdmissionRevoked',
+  unknownPool: 'UnknownPool',
+} as const;
+
 const { signalPool } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   // Unlimited, with backoff: a release must get through. `UnknownPool` is final.
-  retry: { initialInterval: '200 ms', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['UnknownPool'] },
+  retry: {
+    initialInterval: '200 ms',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: [AdmissionErrors.unknownPool],
+  },
 });
 
-export interface AdmissionAsk {
-  tenant: string;
-  queue?: string;
-  /** Higher runs first. @default 0 */
-  priority?: number;
-  demand: ResourceVector;
-  kind: 'batch' | 'streaming';
-  /** May be revoked to make room for others (capacity policy). @default false */
-  preemptible?: boolean;
-  estimatedRuntimeMs?: number;
-  /** @default `${workflowId}/${runId}/${n}`: the n-th admission of this run */
-  requestId?: string;
-}
+/**
+ * What a pipeline asks its pool for: the `requestAdmission` message without what `withAdmission`
+ * fills in (the holder's ids and the pool). `requestId` is optional here.
+ * @default requestId `${workflowId}/${runId}/${n}`: the n-th admission of this run
+ */
+export type AdmissionAsk = Omit<RequestAdmission, 'requestId' | 'holderWorkflowId' | 'holderRunId' | 'pool'> &
+  Partial<Pick<RequestAdmission, 'requestId'>>;
 
 export interface AdmissionGrant {
   pool: string;
@@ -62,13 +66,6 @@ export interface AdmissionGrant {
 }
 
 export { poolWorkflowId };
-
-/** Error types `withAdmission` throws; callers list them in retry policies and match on them. */
-export const AdmissionErrors = {
-  rejected: 'AdmissionRejected',
-  revoked: 'AdmissionRevoked',
-  unknownPool: 'UnknownPool',
-} as const;
 
 interface Holding {
   status: 'waiting' | 'granted' | 'rejected' | 'revoked';
@@ -134,7 +131,7 @@ export async function withAdmission<T>(
   if (holdings.has(requestId)) {
     throw ApplicationFailure.nonRetryable(
       `requestId ${requestId} is already in use by this workflow`,
-      'AdmissionRejected',
+      AdmissionErrors.rejected,
     );
   }
   const holding: Holding = { status: 'waiting' };

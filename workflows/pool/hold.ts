@@ -1,5 +1,5 @@
 import { ApplicationFailure, patched, sleep, workflowInfo } from '@temporalio/workflow';
-import { ADMISSION_BY_ACTIVITY, isRevocation, withAdmission, type AdmissionAsk } from './admission';
+import { ADMISSION_BY_ACTIVITY, AdmissionErrors, isRevocation, withAdmission, type AdmissionAsk } from './admission';
 
 export interface HoldInput extends AdmissionAsk {
   pool: string;
@@ -45,7 +45,7 @@ export async function holdResourcesWorkflow(input: HoldInput): Promise<HoldResul
     if (isRevocation(err)) {
       return { requestId, outcome: 'revoked', reason: String((err.details as unknown[] | undefined)?.[0]) };
     }
-    if (err instanceof ApplicationFailure && err.type === 'AdmissionRejected') {
+    if (err instanceof ApplicationFailure && err.type === AdmissionErrors.rejected) {
       return { requestId, outcome: 'rejected', reason: err.message };
     }
     throw err;

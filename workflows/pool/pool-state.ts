@@ -11,7 +11,9 @@
  * - every request ends exactly once: released, withdrawn, rejected or reclaimed.
  */
 import { z } from 'zod';
+import { admissionSchemas, type RequestAdmission } from '../../lib/admission';
 import { once } from '../../lib/lazy';
+import { NAME_MESSAGE, NAME_PATTERN } from '../../lib/names';
 import {
   createPolicy,
   formatConfigIssues,
@@ -27,7 +29,6 @@ import type {
   PoolCounters,
   PoolStateView,
   RecordsPage,
-  RequestAdmission,
   RequestRecord,
   RevocationReason,
 } from '../messages';
@@ -65,21 +66,7 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
 
 /** Builds the pool's schemas (once, on first use: see `lib/lazy.ts`). */
 const poolSchemas = once(() => {
-  const resourceName = z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'expected a resource name such as cpu or memoryMb');
-  // An amount: 'expected a number' for a string, NaN or Infinity; its own message for a negative.
-  const amount = () =>
-    z
-      .number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a number' : undefined) })
-      .nonnegative({ error: (issue) => `must be >= 0, got ${String(issue.input)}` });
-  const CapacitySchema = z
-    .record(resourceName, amount())
-    .refine((c) => Object.keys(c).length > 0, 'expected at least one resource, e.g. {"cpu": 8}');
-  const DemandSchema = z
-    .record(resourceName, amount())
-    .refine((d) => Object.values(d).some((v) => v > 0), 'expected a positive amount of at least one resource');
-
+  const { capacity: CapacitySchema } = admissionSchemas();
   const PoolOptionsSchema = z.strictObject({
     holderCheckIntervalMs: z.number().int().min(100).optional(),
     revokeGraceMs: z.number().int().min(0).optional(),
@@ -96,7 +83,7 @@ const poolSchemas = once(() => {
   });
 
   const PoolInputSchema = z.strictObject({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes'),
+    name: z.string().regex(NAME_PATTERN, NAME_MESSAGE),
     capacity: CapacitySchema,
     policy: PolicyConfigSchema,
     options: PoolOptionsSchema.optional(),
@@ -107,23 +94,9 @@ const poolSchemas = once(() => {
     .strictObject({ capacity: CapacitySchema.optional(), policy: PolicyConfigSchema.optional() })
     .refine((u) => u.capacity !== undefined || u.policy !== undefined, 'expected capacity, policy or both');
 
-  const RequestAdmissionSchema = z.strictObject({
-    requestId: z.string().min(1).max(512),
-    holderWorkflowId: z.string().min(1),
-    holderRunId: z.string().min(1).optional(),
-    pool: z.string().optional(),
-    tenant: z.string().min(1),
-    queue: z.string().min(1).optional(),
-    priority: z.number().finite().optional(),
-    demand: DemandSchema,
-    kind: z.enum(['batch', 'streaming']),
-    preemptible: z.boolean().optional(),
-    estimatedRuntimeMs: z.number().finite().positive().optional(),
-  });
   return {
     poolInput: PoolInputSchema,
     configurePool: ConfigurePoolSchema,
-    requestAdmission: RequestAdmissionSchema,
   };
 });
 
@@ -266,7 +239,7 @@ export class PoolState {
   /** A requestAdmission signal. Never throws: a bad message is rejected back to its holder. */
   request(raw: unknown, now: number): void {
     const holder = holderOf(raw);
-    const parsed = poolSchemas().requestAdmission.safeParse(raw);
+    const parsed = admissionSchemas().requestAdmission.safeParse(raw);
     if (!parsed.success) {
       if (holder) this.reject(holder, `invalid request: ${formatConfigIssues(parsed.error).join('; ')}`, now);
       else this.counters.rejected += 1; // no holder to tell: counted, and visible in the scheduler's logs
