@@ -18,3 +18,21 @@ function formatPath(path: readonly PropertyKey[]): string {
   }
   return out === '' ? '(root)' : out;
 }
+
+/**
+ * Parses `input` with `schema` and returns the output, or throws naming every bad field. With a
+ * string `what`, the error is an `Error` reading `invalid <what>: <path: problem>; ...` (its cause
+ * the `ZodError`); with a function, that function builds the error from the issue lines (for a
+ * typed error such as `PolicyConfigError`). Synchronous: fit for an update validator.
+ */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string | ((issues: string[], cause: z.ZodError) => Error),
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = formatZodIssues(result.error);
+  if (typeof what === 'function') throw what(issues, result.error);
+  throw new Error(`invalid ${what}: ${issues.join('; ')}`, { cause: result.error });
+}

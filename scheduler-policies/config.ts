@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { once } from '../lib/lazy';
-import { formatZodIssues } from '../lib/zod-issues';
+import { parseOrThrow } from '../lib/zod-issues';
 
 /** Builds the policy schemas (once, on first use: see `lib/lazy.ts`). */
 const policySchemas = once(() => {
@@ -137,19 +137,9 @@ export class PolicyConfigError extends Error {
   }
 }
 
-/**
- * Formats a zod error as one `path: message` line per issue, e.g.
- * `queues[1].guaranteed: guaranteed 0.6 > max 0.5`. The root is written `(root)`.
- */
-export function formatConfigIssues(error: z.ZodError): string[] {
-  return formatZodIssues(error);
-}
-
 /** Validates `input` as a {@link PolicyConfig}; throws {@link PolicyConfigError} naming each bad field. */
 export function parsePolicyConfig(input: unknown): PolicyConfig {
-  const result = PolicyConfigSchema.safeParse(input);
-  if (!result.success) throw new PolicyConfigError(formatConfigIssues(result.error));
-  return result.data;
+  return parseOrThrow(PolicyConfigSchema, input, (issues) => new PolicyConfigError(issues));
 }
 
 function describeKind(input: unknown): string {

@@ -9,7 +9,7 @@
  * ```
  */
 export type { AdmissionRequest, Decision, Grant, PoolSnapshot, ResourceVector, SchedulingPolicy } from './types';
-export { formatConfigIssues, parsePolicyConfig, PolicyConfigError, PolicyConfigSchema } from './config';
+export { parsePolicyConfig, PolicyConfigError, PolicyConfigSchema } from './config';
 export type {
   BackfillConfig,
   CapacityConfig,

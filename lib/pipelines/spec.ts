@@ -398,21 +398,15 @@ export class InvalidPipelineSpec extends Error {
   }
 }
 
-/**
- * Formats a zod error as one `path: problem` line per issue, e.g.
- * `transform.aggregates[1].column: unknown column "amout" (schema has user, amount, ts)`.
- * The root is written `(root)`.
- */
-export function formatIssues(error: z.ZodError): string[] {
-  return formatZodIssues(error);
-}
+/** @deprecated Use `formatZodIssues` (lib/zod-issues.ts); kept while lib/pipelines/index.ts re-exports it. */
+export { formatZodIssues as formatIssues };
 
 /** Validates a spec that arrived as data (JSON, workflow input); throws {@link InvalidPipelineSpec}. */
 export function parsePipelineSpec(input: unknown): PipelineSpec {
   const result = PipelineSpecSchema.safeParse(input);
   if (result.success) return result.data;
   const name = input !== null && typeof input === 'object' ? (input as { name?: unknown }).name : undefined;
-  throw new InvalidPipelineSpec(formatIssues(result.error), typeof name === 'string' ? name : undefined);
+  throw new InvalidPipelineSpec(formatZodIssues(result.error), typeof name === 'string' ? name : undefined);
 }
 
 /**

@@ -14,9 +14,9 @@ import { z } from 'zod';
 import { admissionSchemas, type RequestAdmission } from '../../lib/admission';
 import { once } from '../../lib/lazy';
 import { NAME_MESSAGE, NAME_PATTERN } from '../../lib/names';
+import { formatZodIssues, parseOrThrow } from '../../lib/zod-issues';
 import {
   createPolicy,
-  formatConfigIssues,
   PolicyConfigSchema,
   type AdmissionRequest,
   type PolicyConfig,
@@ -104,13 +104,6 @@ const poolSchemas = once(() => {
 export const PoolInputSchema = z.lazy(() => poolSchemas().poolInput);
 /** The `configurePool` update: a new capacity, policy or both. */
 export const ConfigurePoolSchema = z.lazy(() => poolSchemas().configurePool);
-
-/** Parses input with a schema; throws an Error listing `path: problem` lines. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw new Error(`invalid ${what}: ${formatConfigIssues(r.error).join('; ')}`);
-  return r.data;
-}
 
 export interface PoolInput {
   name: string;
@@ -241,7 +234,7 @@ export class PoolState {
     const holder = holderOf(raw);
     const parsed = admissionSchemas().requestAdmission.safeParse(raw);
     if (!parsed.success) {
-      if (holder) this.reject(holder, `invalid request: ${formatConfigIssues(parsed.error).join('; ')}`, now);
+      if (holder) this.reject(holder, `invalid request: ${formatZodIssues(parsed.error).join('; ')}`, now);
       else this.counters.rejected += 1; // no holder to tell: counted, and visible in the scheduler's logs
       return;
     }

@@ -25,7 +25,8 @@ import {
   requestAdmission,
   requestRecords,
 } from '../messages';
-import { parseOrThrow, PoolInputSchema, PoolState, type Outgoing, type PoolInput } from './pool-state';
+import { parseOrThrow } from '../../lib/zod-issues';
+import { PoolInputSchema, PoolState, type Outgoing, type PoolInput } from './pool-state';
 
 const { findGoneHolders } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',

@@ -1,7 +1,7 @@
+import { formatZodIssues } from '../../../lib/zod-issues';
 import {
   outsideSchedule,
   definePipeline,
-  formatIssues,
   InvalidPipelineSpec,
   parsePipelineSpec,
   PipelineSpecSchema,
@@ -337,7 +337,7 @@ describe('pipeline spec: errors name the path', () => {
     const result = PipelineSpecSchema.safeParse(changed({ 'transform.window.tumbling': '7 minutes', 'batch.pool': 1 }));
     expect(result.success).toBe(false);
     if (!result.success) {
-      expect(formatIssues(result.error)).toEqual([
+      expect(formatZodIssues(result.error)).toEqual([
         'batch.pool: expected a non-empty string',
         'transform.window.tumbling: 7 minutes does not divide the hour partition evenly',
       ]);

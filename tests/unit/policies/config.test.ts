@@ -1,6 +1,6 @@
+import { formatZodIssues } from '../../../lib/zod-issues';
 import {
   createPolicy,
-  formatConfigIssues,
   parsePolicyConfig,
   PolicyConfigError,
   PolicyConfigSchema,
@@ -124,7 +124,7 @@ describe('policy config', () => {
     });
     expect(result.success).toBe(false);
     if (!result.success)
-      expect(formatConfigIssues(result.error)).toEqual(['queues[0].guaranteed: guaranteed 0.9 > max 0.5']);
+      expect(formatZodIssues(result.error)).toEqual(['queues[0].guaranteed: guaranteed 0.9 > max 0.5']);
     expect(parsePolicyConfig({ kind: 'priority', agingPerMinute: 2 })).toEqual({ kind: 'priority', agingPerMinute: 2 });
     expect(() => parsePolicyConfig(null)).toThrow('(root): ');
   });
