@@ -19,6 +19,17 @@ export type {
   PolicyConfig,
   PriorityConfig,
 } from './config';
+export {
+  demandProblem,
+  exceedsCapacity,
+  fitsIn,
+  formatAmount,
+  freeCapacity,
+  RELATIVE_TOLERANCE,
+  shortfallOf,
+  slackOf,
+  takeFrom,
+} from './resources';
 export { createPolicy } from './create-policy';
 export { BackfillPolicy } from './backfill';
 export { CapacityPolicy, DEFAULT_QUEUE } from './capacity';

@@ -250,8 +250,8 @@ test('bad messages are rejected back to their holder with a reason and never fai
   };
   expect(await reasonOf('bad-negative', { cpu: -1 })).toMatch(/invalid request: demand\.cpu: must be >= 0, got -1/);
   expect(await reasonOf('bad-nan', { cpu: 'lots' })).toMatch(/invalid request: demand\.cpu: expected a number/);
-  expect(await reasonOf('bad-big', { cpu: 8 })).toMatch(/demand\.cpu: 8 exceeds pool capacity 4/);
-  expect(await reasonOf('bad-gpu', { gpu: 1 })).toMatch(/demand\.gpu: pool strict has no resource gpu/);
+  expect(await reasonOf('bad-big', { cpu: 8 })).toMatch(/demand cpu 8 exceeds pool capacity 4/);
+  expect(await reasonOf('bad-gpu', { gpu: 1 })).toMatch(/demand gpu 1 exceeds pool capacity 0 \(the pool has no gpu\)/);
 
   // A duplicate request id with a different demand: the second is rejected, the first granted.
   const first = await hold('strict', 'dup-1', { cpu: 1 }, 3000, { requestId: 'shared-id' });

@@ -17,7 +17,13 @@ import { NAME_MESSAGE, NAME_PATTERN } from '../../lib/names';
 import { formatZodIssues, parseOrThrow } from '../../lib/zod-issues';
 import {
   createPolicy,
+  demandProblem,
+  exceedsCapacity,
+  fitsIn,
+  freeCapacity,
   PolicyConfigSchema,
+  shortfallOf,
+  takeFrom,
   type AdmissionRequest,
   type PolicyConfig,
   type ResourceVector,
@@ -244,7 +250,7 @@ export class PoolState {
     if (msg.pool !== undefined && msg.pool !== this.name) {
       return fail(`unknown pool ${JSON.stringify(msg.pool)}: this scheduler is pool ${this.name}`);
     }
-    const problem = this.demandProblem(msg.demand);
+    const problem = demandProblem(msg.demand, this.capacity);
     if (problem) return fail(problem);
 
     const existing = this.find(msg.requestId);
@@ -314,17 +320,17 @@ export class PoolState {
     if (update.capacity) {
       this.capacity = update.capacity;
       const used = this.used();
-      if (exceeds(used, this.capacity)) {
+      if (exceedsCapacity(used, this.capacity)) {
         const victims = this.running
           .filter((g) => g.req.preemptible && !g.revoking)
           .sort((a, b) => b.grantedSeq - a.grantedSeq);
         for (const g of victims) {
-          if (!exceeds(this.used(true), this.capacity)) break;
+          if (!exceedsCapacity(this.used(true), this.capacity)) break;
           this.revoke(g, 'pool-resized', now);
         }
       }
       for (const e of [...this.pending]) {
-        const problem = this.demandProblem(e.req.demand);
+        const problem = demandProblem(e.req.demand, this.capacity);
         if (problem) {
           this.pending.splice(this.pending.indexOf(e), 1);
           this.reject(
@@ -408,7 +414,8 @@ export class PoolState {
       }
     }
 
-    const free = subtract(this.capacity, this.used());
+    const free = freeCapacity(this.capacity, this.used());
+    const revoking = this.running.some((g) => g.revoking); // this decision's preemptions included
     const pendingById = new Map(this.pending.map((e) => [e.req.requestId, e]));
     const granted = new Set<string>();
     for (const id of decision.admit) {
@@ -418,12 +425,16 @@ export class PoolState {
         this.counters.duplicateGrants += 1;
         continue;
       }
-      if (!fits(e.req.demand, free)) {
+      if (!fitsIn(e.req.demand, free, this.capacity)) {
         // The policy counted on capacity that is still held (a revocation in flight): wait for it.
-        this.reasons[id] = `waiting for revoked grants to be released: ${shortfall(e.req.demand, free)}`;
+        // Without one, the policy admitted more than fits (a bug in it): the grant waits all the same.
+        const short = shortfallOf(e.req.demand, free, this.capacity);
+        this.reasons[id] = revoking
+          ? `waiting for revoked grants to be released: ${short}`
+          : `admitted by the ${this.policy.name} policy but does not fit: ${short}`;
         continue;
       }
-      take(free, e.req.demand);
+      takeFrom(free, e.req.demand);
       granted.add(id);
       this.running.push({ ...e, grantedAt: now, grantedSeq: ++this.seq });
       this.counters.granted += 1;
@@ -544,14 +555,6 @@ export class PoolState {
     );
   }
 
-  private demandProblem(demand: ResourceVector): string | undefined {
-    for (const [k, v] of Object.entries(demand)) {
-      if (!(k in this.capacity)) return `demand.${k}: pool ${this.name} has no resource ${k}`;
-      if (v > this.capacity[k]!) return `demand.${k}: ${v} exceeds pool capacity ${this.capacity[k]}`;
-    }
-    return undefined;
-  }
-
   private revoke(g: GrantEntry, reason: RevocationReason, now: number): void {
     g.revoking = { reason, at: now };
     this.counters.revoked += 1;
@@ -649,29 +652,6 @@ function sameDemand(a: ResourceVector, b: ResourceVector): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of keys) if ((a[k] ?? 0) !== (b[k] ?? 0)) return false;
   return true;
-}
-
-function subtract(a: ResourceVector, b: ResourceVector): ResourceVector {
-  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
-}
-
-function fits(demand: ResourceVector, free: ResourceVector): boolean {
-  return Object.entries(demand).every(([k, v]) => v <= (free[k] ?? 0) + 1e-9);
-}
-
-function take(free: ResourceVector, demand: ResourceVector): void {
-  for (const [k, v] of Object.entries(demand)) free[k] = (free[k] ?? 0) - v;
-}
-
-function exceeds(used: ResourceVector, capacity: ResourceVector): boolean {
-  return Object.entries(used).some(([k, v]) => v > (capacity[k] ?? 0) + 1e-9);
-}
-
-function shortfall(demand: ResourceVector, free: ResourceVector): string {
-  return Object.entries(demand)
-    .filter(([k, v]) => v > (free[k] ?? 0))
-    .map(([k, v]) => `needs ${v} ${k}, ${Math.max(0, free[k] ?? 0)} free`)
-    .join(', ');
 }
 
 function fmt(v: ResourceVector): string {

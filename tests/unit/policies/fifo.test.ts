@@ -33,7 +33,7 @@ describe('fifo policy', () => {
     expect(decision.admit).toEqual(['small']);
     expect(decision.waiting).toEqual({
       huge: 'demand cpu 12 exceeds pool capacity 8',
-      gpu: 'demand gpu 1 exceeds pool capacity 0',
+      gpu: 'demand gpu 1 exceeds pool capacity 0 (the pool has no gpu)',
     });
   });
 
