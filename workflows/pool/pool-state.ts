@@ -189,13 +189,20 @@ export class PoolState {
   /** Set by every change; the workflow runs a decision when it is set. */
   dirty = true;
 
-  constructor(input: PoolInput) {
+  /**
+   * @param makePolicy builds the policy from its config (on start and on `configure`); tests pass
+   *   their own to check what the pool does with a policy's decision. @default createPolicy
+   */
+  constructor(
+    input: PoolInput,
+    private readonly makePolicy: (config: PolicyConfig) => SchedulingPolicy = createPolicy,
+  ) {
     const c = input.carried;
     this.name = input.name;
     this.options = { ...DEFAULT_POOL_OPTIONS, ...input.options };
     this.capacity = c?.capacity ?? input.capacity;
     this.policyConfig = c?.policy ?? input.policy;
-    this.policy = createPolicy(this.policyConfig);
+    this.policy = makePolicy(this.policyConfig);
     this.pending = c?.pending ?? [];
     this.running = c?.running ?? [];
     this.records = c?.records ?? [];
@@ -314,7 +321,7 @@ export class PoolState {
    */
   configure(update: ConfigurePool, now: number): { capacity: ResourceVector; policy: PolicyConfig } {
     if (update.policy) {
-      this.policy = createPolicy(update.policy);
+      this.policy = this.makePolicy(update.policy);
       this.policyConfig = update.policy;
     }
     if (update.capacity) {
@@ -574,7 +581,8 @@ export class PoolState {
     entry?: Entry,
   ): void {
     this.counters.rejected += 1;
-    this.outbox.push({ signal: 'admissionRejected', holder: to, requestId: to.requestId, reason });
+    const holder: Holder = { workflowId: to.workflowId, runId: to.runId };
+    this.outbox.push({ signal: 'admissionRejected', holder, requestId: to.requestId, reason });
     // A rejected duplicate must not shadow the live request's record.
     if (this.find(to.requestId)) return;
     this.pushRecord({
