@@ -1,16 +1,37 @@
 import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import type { ActivityDeps } from '../workers/deps';
-import { FlinkSqlRejected, SqlGatewaySession, waitFlinkJob } from './flink';
-import { consumeJson, endOffsets, ensureTopic, produceJson, type PartitionOffsets } from './kafka';
-import { partitionPath, readPartition, tableRows, type LakeLayer } from './lake';
-import { findGoneHolders, signalPool, type HolderRef, type PoolMessage } from './pool';
-import { readResultMarker, submitSparkSql, SparkJobRejected, type SparkResult, type SparkSqlJob } from './spark';
+import {
+  cancelFlinkJob,
+  findFlinkJob,
+  FIXED_JOB_ID_KEY,
+  FlinkSqlRejected,
+  SqlGatewaySession,
+  waitFlinkJob,
+} from '../engines/flink';
+import {
+  consumeJson,
+  endOffsets,
+  ensureTopic,
+  produceJsonOnce,
+  TopicNotFound,
+  type PartitionOffsets,
+} from '../engines/kafka';
+import { partitionPath, readPartition, tableRows, type LakeLayer } from '../engines/lake';
+import {
+  readResultMarker,
+  submitSparkSql,
+  SparkJobRejected,
+  type SparkResult,
+  type SparkSqlJob,
+} from '../engines/spark';
+import { ErrorType } from '../lib/errors';
 import { checkBatchOutput, type BatchOutputSummary, type ValidationPlan } from '../lib/pipelines';
+import type { ActivityDeps } from './deps';
+import { findGoneHolders, signalPool, type HolderRef, type PoolMessage } from './pool';
 
-/** Error types no retry can fix; workflows list them in `nonRetryableErrorTypes` too. */
-export const PERMANENT_ERROR_TYPES = ['SparkJobRejected', 'FlinkSqlRejected', 'InvalidInput'] as const;
+export type { ActivityDeps } from './deps';
 
 export interface DemoEvent {
   user: string;
@@ -18,9 +39,27 @@ export interface DemoEvent {
   ts: number;
 }
 
+/** A permanent failure of `type` that keeps the engine's error as its cause. */
+const permanent = (type: string, err: Error) =>
+  ApplicationFailure.create({ message: err.message, type, nonRetryable: true, cause: err });
+
 /**
- * The activities, built from their engine clients (STYLE.md: a factory receiving its clients, so
- * tests pass real or fake ones). Every activity is idempotent or safe to retry.
+ * A deterministic id for "this step of this workflow run": workflow id, run id and activity id
+ * (the same for every retry of one activity, different for another step or another run). Engine
+ * jobs are named or numbered by it, so a retry after a worker was killed finds what the attempt
+ * before it started instead of starting it again.
+ */
+function stepKey(): string {
+  const { workflowExecution: run, activityId } = Context.current().info;
+  if (!run) throw new Error('this activity runs only on behalf of a workflow (its engine ids derive from the run)');
+  return `${run.workflowId}/${run.runId}/${activityId}`;
+}
+
+/**
+ * The activities, built from their engine clients (a factory receiving its clients, so tests pass
+ * real or fake ones). Each is safe to retry after a worker was killed at any instant: what it
+ * starts (a produce, a Spark application, a Flink job) carries an id derived from the workflow run
+ * and step, and is looked up before anything is started again.
  */
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -30,13 +69,21 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Writes `count` deterministic demo events to a topic and returns the offset range written.
-     * A retry after a partial write writes again: the range returned is the last complete one.
+     * Writes `count` deterministic demo events to a topic, exactly once per workflow run and step
+     * (a Kafka transaction with a marker: see `produceJsonOnce`), and returns the offset range.
      */
     async produceDemoEvents(input: { topic: string; count: number; seed: number; startTs: number }) {
       await ensureTopic(deps.kafka, input.topic);
       const events = demoEvents(input.count, input.seed, input.startTs);
-      return produceJson(deps.kafka, input.topic, events, (e) => (e as DemoEvent).user);
+      const produceId = crypto.createHash('sha256').update(stepKey()).digest('hex').slice(0, 32);
+      const { from, to } = await produceJsonOnce(
+        deps.kafka,
+        input.topic,
+        produceId,
+        events,
+        (e) => (e as DemoEvent).user,
+      );
+      return { from, to };
     },
 
     /**
@@ -65,15 +112,23 @@ export function createActivities(deps: ActivityDeps) {
           onProgress: (info) => heartbeat(info),
         });
       } catch (err) {
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('Spark step cancelled');
-        if (err instanceof SparkJobRejected) throw ApplicationFailure.nonRetryable(err.message, 'SparkJobRejected');
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('Spark step cancelled', undefined, err as Error);
+        if (err instanceof SparkJobRejected) throw permanent(ErrorType.sparkJobRejected, err);
         throw err;
       }
     },
 
-    /** The end offsets of a topic now: a batch run reads up to them, so its retries read the same records. */
+    /**
+     * The end offsets of a topic now: a batch run reads up to them, so its retries read the same
+     * records. A topic that does not exist fails at once and for good (`SourceNotFound`), naming it.
+     */
     async kafkaEndOffsets(input: { topic: string }): Promise<PartitionOffsets> {
-      return endOffsets(deps.kafka, input.topic);
+      try {
+        return await endOffsets(deps.kafka, input.topic);
+      } catch (err) {
+        if (err instanceof TopicNotFound) throw permanent(ErrorType.sourceNotFound, err);
+        throw err;
+      }
     },
 
     /**
@@ -88,13 +143,18 @@ export function createActivities(deps: ActivityDeps) {
       plan: ValidationPlan;
     }): Promise<BatchOutputSummary> {
       const dir = partitionPath(deps.lake, input.pipeline, input.layer, input.partition);
-      const fail = (problem: string) =>
-        ApplicationFailure.nonRetryable(`output ${dir}: ${problem}`, 'OutputValidationFailed');
+      const fail = (problem: string, cause?: Error) =>
+        ApplicationFailure.create({
+          message: `output ${dir}: ${problem}`,
+          type: ErrorType.outputValidationFailed,
+          nonRetryable: true,
+          cause,
+        });
       let table;
       try {
         table = readPartition(dir);
       } catch (err) {
-        throw fail((err as Error).message);
+        throw fail((err as Error).message, err as Error);
       }
       const marker = readResultMarker(dir);
       const summary: BatchOutputSummary = {
@@ -117,35 +177,26 @@ export function createActivities(deps: ActivityDeps) {
 
     /**
      * Runs a bounded Flink SQL job through the SQL Gateway: the DDL, then one INSERT, then waits
-     * for the job to finish. Cancellation cancels the Flink job. `${KAFKA_BROKERS}` in the DDL
-     * stands for the configured brokers (workflow code does not know engine addresses).
+     * for the job to finish. The job's id derives from the workflow run and step
+     * (`$internal.pipeline.job-id`): a retry first asks the JobManager for that id and follows the
+     * job it finds instead of submitting a second INSERT. Cancellation cancels the Flink job.
+     * `${KAFKA_BROKERS}` in the DDL stands for the configured brokers (workflow code does not know
+     * engine addresses).
      */
     async flinkSqlJob(input: { name: string; ddl: string[]; insert: string; properties?: Record<string, string> }) {
       const ctx = Context.current();
-      const session = await SqlGatewaySession.open(deps.flink.gatewayUrl, input.name, input.properties);
+      const jobId = crypto.createHash('md5').update(stepKey()).digest('hex');
+      if (!(await findFlinkJob(deps.flink.restUrl, jobId))) await submitFlinkInsert(deps, input, jobId);
+      heartbeat({ jobId });
+      const beat = setInterval(() => heartbeat({ jobId }), 5000);
+      const cancel = () => void cancelFlinkJob(deps.flink.restUrl, jobId).catch(() => undefined);
+      ctx.cancellationSignal.addEventListener('abort', cancel, { once: true });
       try {
-        for (const statement of input.ddl) {
-          await session.execute(statement.replaceAll('${KAFKA_BROKERS}', deps.brokers.join(',')));
-        }
-        const { jobId } = await session.execute(input.insert, { 'pipeline.name': input.name });
-        if (!jobId) throw new Error(`the SQL Gateway returned no job id for ${input.name}`);
-        heartbeat({ jobId });
-        const beat = setInterval(() => heartbeat({ jobId }), 5000);
-        const cancel = () =>
-          void fetch(`${deps.flink.restUrl}/jobs/${jobId}?mode=cancel`, { method: 'PATCH' }).catch(() => undefined);
-        ctx.cancellationSignal.addEventListener('abort', cancel, { once: true });
-        try {
-          const state = await waitFlinkJob(deps.flink.restUrl, jobId);
-          return { jobId, state };
-        } finally {
-          clearInterval(beat);
-          ctx.cancellationSignal.removeEventListener('abort', cancel);
-        }
-      } catch (err) {
-        if (err instanceof FlinkSqlRejected) throw ApplicationFailure.nonRetryable(err.message, 'FlinkSqlRejected');
-        throw err;
+        const state = await waitFlinkJob(deps.flink.restUrl, jobId);
+        return { jobId, state };
       } finally {
-        await session.close();
+        clearInterval(beat);
+        ctx.cancellationSignal.removeEventListener('abort', cancel);
       }
     },
 
@@ -170,6 +221,28 @@ export function createActivities(deps: ActivityDeps) {
       return consumeJson(deps.kafka, input.topic);
     },
   };
+}
+
+/** Submits the DDL and the INSERT in a session of their own, under the given JobID. */
+async function submitFlinkInsert(
+  deps: ActivityDeps,
+  input: { name: string; ddl: string[]; insert: string; properties?: Record<string, string> },
+  jobId: string,
+): Promise<void> {
+  const session = await SqlGatewaySession.open(deps.flink.gatewayUrl, input.name, input.properties);
+  try {
+    for (const statement of input.ddl) {
+      await session.execute(statement.replaceAll('${KAFKA_BROKERS}', deps.brokers.join(',')));
+    }
+    await session.execute(input.insert, { 'pipeline.name': input.name, [FIXED_JOB_ID_KEY]: jobId });
+  } catch (err) {
+    // Refused because a job with this id exists: an earlier attempt submitted it after all.
+    if (err instanceof FlinkSqlRejected && (await findFlinkJob(deps.flink.restUrl, jobId))) return;
+    if (err instanceof FlinkSqlRejected) throw permanent(ErrorType.flinkSqlRejected, err);
+    throw err;
+  } finally {
+    await session.close();
+  }
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -43,7 +43,7 @@ import { createActivities } from '../activities';
 import { SEARCH_ATTRIBUTES, SluicePool, SluiceState, SluiceTenant } from '../lib/search-attributes';
 import { installedLayout } from '../stack/install';
 import { bundleSluiceWorkflows, quietBundlerLogger } from '../workers/bundle';
-import type { ActivityDeps } from '../workers/deps';
+import type { ActivityDeps } from '../activities/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow } from '../workflows';
 import { poolState, requestRecords } from '../workflows/messages';
 import { MAX_RECORD_LIMIT } from '../workflows/pool/pool-state';

@@ -4,6 +4,7 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { parseEnv } from '../config/env';
 import { SluiceKind, SluicePipeline } from '../lib/search-attributes';
+import { localSparkDefaults } from '../stack/install';
 import { stackUp } from '../stack/stack';
 import { URLS } from '../stack/services';
 import { connectionOptions } from '../workers/connection';
@@ -26,7 +27,10 @@ export function registerDemo(program: Command): void {
       const runId = `demo-${Date.now().toString(36)}`;
       const workflowId = `hello/${runId}`;
       say(`starting a worker on task queue ${env.SLUICE_TASK_QUEUE}`);
-      const { worker, connection: workerConnection } = await createSluiceWorker({ env });
+      const { worker, connection: workerConnection } = await createSluiceWorker({
+        env,
+        sparkDefaults: localSparkDefaults(env),
+      });
       const connection = await Connection.connect(connectionOptions(env));
       try {
         const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });

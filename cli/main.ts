@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { PROJECT_ROOT } from '../stack/paths';
+import { env } from '../config/env';
+import { PROJECT_ROOT } from '../lib/project-root';
 import { registerDemo } from './demo';
 import { UsageError } from './errors';
 import { registerPipelines } from './pipelines';
@@ -40,11 +41,20 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (process.env.SLUICE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (debugEnabled() && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     process.exitCode = 1;
   }
 }
 
 function projectVersion(): string {
   return (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** SLUICE_DEBUG, read from the configuration (a CLI error may itself be a configuration error). */
+function debugEnabled(): boolean {
+  try {
+    return Boolean(env().SLUICE_DEBUG);
+  } catch {
+    return Boolean(process.env.SLUICE_DEBUG);
+  }
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseEnv, poolTaskQueue } from '../config/env';
+import { localSparkDefaults } from '../stack/install';
 import { createSluiceWorker } from '../workers/worker';
 
 export function registerWorker(program: Command): void {
@@ -10,7 +11,7 @@ export function registerWorker(program: Command): void {
     .action(async () => {
       const env = parseEnv();
       Runtime.install({ logger: new DefaultLogger('WARN') });
-      const { worker, connection } = await createSluiceWorker({ env });
+      const { worker, connection } = await createSluiceWorker({ env, sparkDefaults: localSparkDefaults(env) });
       process.stderr.write(
         `sluice: worker polling ${env.SLUICE_TASK_QUEUE} (pipelines) and ${poolTaskQueue(env)} (pool schedulers) on ${env.TEMPORAL_ADDRESS}\n`,
       );

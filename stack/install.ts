@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { env, type Env } from '../config/env';
 import { run } from './exec';
 import { stackPaths } from './paths';
 import { SLF4J_API, VERSIONS } from './versions';
@@ -107,7 +108,7 @@ async function mavenCopy(coords: string[], outDir: string, transitive: boolean, 
       .join('\n    ');
     // Some POMs (Spark's) declare extra repositories; only Maven Central is reachable, so every
     // repository is mirrored to it. SLUICE_MAVEN_REPO points at another mirror of Central.
-    const central = process.env.SLUICE_MAVEN_REPO ?? 'https://repo.maven.apache.org/maven2';
+    const central = env().SLUICE_MAVEN_REPO ?? 'https://repo.maven.apache.org/maven2';
     fs.writeFileSync(
       path.join(work, 'settings.xml'),
       `<settings><mirrors><mirror><id>sluice-central</id><mirrorOf>*</mirrorOf><url>${central}</url></mirror></mirrors></settings>\n`,
@@ -261,4 +262,17 @@ export function installedLayout(): EngineLayout {
     throw new Error(`the local stack's engines are not installed in ${dirs().cache}: run \`sluice stack up\` first`);
   }
   return layoutOf(py, kafka, sparkKafka, flink);
+}
+
+/**
+ * Spark's client side as the local stack installed it, for a worker the CLI starts when the
+ * configuration leaves SLUICE_SPARK_HOME, SLUICE_PYSPARK_PYTHON or SLUICE_SPARK_JARS unset.
+ */
+export function localSparkDefaults(
+  e: Pick<Env, 'SLUICE_SPARK_HOME' | 'SLUICE_PYSPARK_PYTHON' | 'SLUICE_SPARK_JARS'> = env(),
+): { sparkHome: string; python: string; jars: string[] } | undefined {
+  // A deployment that configures all three needs no local install (and may have none).
+  if (e.SLUICE_SPARK_HOME && e.SLUICE_PYSPARK_PYTHON && e.SLUICE_SPARK_JARS !== undefined) return undefined;
+  const layout = installedLayout();
+  return { sparkHome: layout.sparkHome, python: layout.python, jars: layout.sparkKafkaJars };
 }

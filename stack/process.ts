@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { isProcessAlive, procStartTime, signalGroup } from '../lib/process';
+import { until } from '../lib/poll';
 
 /**
  * What `stack up` records for each process it starts. `startTime` (clock ticks since boot, from
@@ -15,17 +17,6 @@ export interface PidRecord {
   command: string;
   logFile: string;
   startedAt: string;
-}
-
-export function procStartTime(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]); // field 22 overall: starttime
-  } catch {
-    return undefined;
-  }
 }
 
 export function pidFile(runDir: string, name: string): string {
@@ -43,23 +34,6 @@ export function readPidRecord(runDir: string, name: string): PidRecord | undefin
 /** True while the recorded process is the very one we started (same PID and same start time). */
 export function isAlive(rec: PidRecord | undefined): boolean {
   return rec !== undefined && isProcessAlive(rec.pid, rec.startTime);
-}
-
-/**
- * True while `pid` runs and is the process that started at `startTime` (not a later process that
- * reused the PID, and not a zombie: an orphan's reaper may never collect it).
- */
-export function isProcessAlive(pid: number, startTime: number | undefined): boolean {
-  return startTime !== undefined && procStartTime(pid) === startTime && !isZombie(pid);
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
 }
 
 export interface StartSpec {
@@ -101,8 +75,6 @@ export function startDaemon(runDir: string, spec: StartSpec): PidRecord {
   return rec;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Stops a recorded daemon and its process group: SIGTERM, then SIGKILL after `graceMs`.
  * Does nothing to a PID whose start time no longer matches the record.
@@ -115,29 +87,18 @@ export async function stopDaemon(runDir: string, name: string, graceMs = 20_000)
   if (isAlive(rec)) {
     stopped = true;
     signalGroup(rec.pid, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (isAlive(rec) && Date.now() < deadline) await sleep(200);
-    if (isAlive(rec)) signalGroup(rec.pid, 'SIGKILL');
-    while (isAlive(rec)) await sleep(100);
+    const gone = () => (isAlive(rec) ? undefined : true);
+    const stoppedInTime = await until(`${name} to stop`, gone, { timeoutMs: graceMs }).catch(() => false);
+    if (!stoppedInTime) {
+      signalGroup(rec.pid, 'SIGKILL');
+      await until(`${name} to die of SIGKILL`, gone, { timeoutMs: 60_000, intervalMs: 100 });
+    }
     // Children that outlived the leader (e.g. Spark executors) are still in its group: end them too.
     // Only right after we stopped the leader: a stale record's PID may belong to someone else now.
     signalGroup(rec.pid, 'SIGKILL', true);
   }
   fs.rmSync(pidFile(runDir, name), { force: true });
   return stopped;
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals, groupOnly = false): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    if (groupOnly) return;
-    try {
-      process.kill(pgid, signal);
-    } catch {
-      /* already gone */
-    }
-  }
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */

@@ -2,7 +2,10 @@ import { Connection } from '@temporalio/client';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { env } from '../config/env';
+import { flinkOverview, sqlGatewayInfo } from '../engines/flink';
+import { createKafkaClient, kafkaClusterReady } from '../engines/kafka';
+import { sparkMasterStatus } from '../engines/spark';
 import { searchAttributeFlags } from '../lib/search-attributes';
 import { run } from './exec';
 import type { EngineLayout } from './install';
@@ -35,16 +38,22 @@ export const URLS = {
   sqlGateway: `http://${h}:${LOCAL.sqlGatewayPort}`,
 } as const;
 
-/** Resource sizes of the local engines: all four plus a worker fit a 2-core, 24 GiB machine. */
-export const SIZES = {
-  kafkaHeap: '768m',
-  sparkDaemonMemory: '512m',
-  sparkWorkerCores: Number(process.env.SLUICE_SPARK_WORKER_CORES ?? 4),
-  sparkWorkerMemory: process.env.SLUICE_SPARK_WORKER_MEMORY ?? '6g',
-  flinkJobManagerMemory: '1024m',
-  flinkTaskManagerMemory: '2560m',
-  flinkTaskSlots: Number(process.env.SLUICE_FLINK_TASK_SLOTS ?? 8),
-} as const;
+/**
+ * Resource sizes of the local engines: all four plus a worker fit a 2-core, 24 GiB machine. Three
+ * can be changed through the configuration (config/env.ts).
+ */
+export function sizes() {
+  const e = env();
+  return {
+    kafkaHeap: '768m',
+    sparkDaemonMemory: '512m',
+    sparkWorkerCores: e.SLUICE_SPARK_WORKER_CORES ?? 4,
+    sparkWorkerMemory: e.SLUICE_SPARK_WORKER_MEMORY ?? '6g',
+    flinkJobManagerMemory: '1024m',
+    flinkTaskManagerMemory: '2560m',
+    flinkTaskSlots: e.SLUICE_FLINK_TASK_SLOTS ?? 8,
+  } as const;
+}
 
 export interface Ctx {
   layout: EngineLayout;
@@ -87,7 +96,7 @@ function sparkEnv(ctx: Ctx): NodeJS.ProcessEnv {
     SPARK_HOME: ctx.layout.sparkHome,
     SPARK_CONF_DIR: dataDir(ctx, 'spark', 'conf'),
     SPARK_LOCAL_IP: h,
-    SPARK_DAEMON_MEMORY: SIZES.sparkDaemonMemory,
+    SPARK_DAEMON_MEMORY: sizes().sparkDaemonMemory,
     PYSPARK_PYTHON: ctx.layout.python,
   };
 }
@@ -191,7 +200,7 @@ export const PROCESSES: ProcessDef[] = [
         command: 'java',
         args: [
           `-Xms256m`,
-          `-Xmx${SIZES.kafkaHeap}`,
+          `-Xmx${sizes().kafkaHeap}`,
           '-XX:+UseG1GC',
           ...kafkaJvm(ctx, dir),
           'kafka.Kafka',
@@ -247,9 +256,9 @@ export const PROCESSES: ProcessDef[] = [
         '--webui-port',
         String(LOCAL.sparkWorkerUiPort),
         '--cores',
-        String(SIZES.sparkWorkerCores),
+        String(sizes().sparkWorkerCores),
         '--memory',
-        SIZES.sparkWorkerMemory,
+        sizes().sparkWorkerMemory,
         '--work-dir',
         dataDir(ctx, 'spark', 'work'),
         URLS.sparkMaster,
@@ -314,11 +323,11 @@ async function writeFlinkConf(ctx: Ctx): Promise<void> {
     'jobmanager.rpc.address': h,
     'jobmanager.rpc.port': LOCAL.flinkRpcPort,
     'jobmanager.bind-host': h,
-    'jobmanager.memory.process.size': SIZES.flinkJobManagerMemory,
+    'jobmanager.memory.process.size': sizes().flinkJobManagerMemory,
     'taskmanager.bind-host': h,
     'taskmanager.host': h,
-    'taskmanager.numberOfTaskSlots': SIZES.flinkTaskSlots,
-    'taskmanager.memory.process.size': SIZES.flinkTaskManagerMemory,
+    'taskmanager.numberOfTaskSlots': sizes().flinkTaskSlots,
+    'taskmanager.memory.process.size': sizes().flinkTaskManagerMemory,
     'parallelism.default': 1,
     'rest.address': h,
     'rest.bind-address': h,
@@ -337,12 +346,6 @@ async function writeFlinkConf(ctx: Ctx): Promise<void> {
     .map(([k, v]) => `${k}: ${typeof v === 'number' ? v : JSON.stringify(v)}`)
     .join('\n');
   fs.writeFileSync(path.join(conf, 'config.yaml'), `# written by sluice stack up\n${yaml}\n`);
-}
-
-async function httpJson(url: string, timeoutMs = 2000): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res.json();
 }
 
 const quietly = async (check: () => Promise<boolean>): Promise<boolean> => {
@@ -380,23 +383,16 @@ export const SERVICES: ServiceDef[] = [
     url: URLS.kafka,
     processes: ['kafka'],
     healthy: () =>
-      quietly(async () => {
-        const kafka = new Kafka({
-          clientId: 'sluice-health',
-          brokers: [URLS.kafka],
-          logLevel: logLevel.NOTHING,
-          connectionTimeout: 2000,
-          retry: { retries: 0 },
-        });
-        const admin = kafka.admin();
-        await admin.connect();
-        try {
-          const cluster = await admin.describeCluster();
-          return cluster.brokers.length > 0 && cluster.controller !== null;
-        } finally {
-          await admin.disconnect();
-        }
-      }),
+      quietly(() =>
+        kafkaClusterReady(
+          createKafkaClient([URLS.kafka], {
+            clientId: 'sluice-health',
+            retries: 0,
+            connectionTimeoutMs: 2000,
+            silent: true,
+          }),
+        ),
+      ),
   },
   {
     name: 'spark',
@@ -404,7 +400,7 @@ export const SERVICES: ServiceDef[] = [
     processes: ['spark-master', 'spark-worker'],
     healthy: () =>
       quietly(async () => {
-        const master = (await httpJson(`${URLS.sparkUi}/json/`)) as { status?: string; aliveworkers?: number };
+        const master = await sparkMasterStatus(URLS.sparkUi);
         return master.status === 'ALIVE' && (master.aliveworkers ?? 0) > 0;
       }),
   },
@@ -412,16 +408,12 @@ export const SERVICES: ServiceDef[] = [
     name: 'flink',
     url: URLS.flink,
     processes: ['flink-jobmanager', 'flink-taskmanager'],
-    healthy: () =>
-      quietly(async () => {
-        const overview = (await httpJson(`${URLS.flink}/overview`)) as { taskmanagers?: number };
-        return (overview.taskmanagers ?? 0) > 0;
-      }),
+    healthy: () => quietly(async () => ((await flinkOverview(URLS.flink)).taskmanagers ?? 0) > 0),
   },
   {
     name: 'flink-sql-gateway',
     url: URLS.sqlGateway,
     processes: ['flink-sql-gateway'],
-    healthy: () => quietly(async () => (await httpJson(`${URLS.sqlGateway}/v1/info`)) !== null),
+    healthy: () => quietly(async () => (await sqlGatewayInfo(URLS.sqlGateway)) !== null),
   },
 ];

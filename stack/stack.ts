@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { env } from '../config/env';
+import { PollTimeout, until } from '../lib/poll';
 import { tailOf } from './exec';
 import { ensureInstalled } from './install';
 import { stackPaths, type StackPaths } from './paths';
@@ -14,8 +16,8 @@ export interface ServiceStatus {
 
 /** A stack command that failed for a reason the user can act on; the CLI prints only its message. */
 export class StackError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'StackError';
   }
 }
@@ -35,7 +37,7 @@ const logFileOf = (paths: StackPaths, name: string) => path.join(paths.logs, `${
  */
 export async function stackUp(opts: UpOptions = {}): Promise<{ started: string[]; services: ServiceStatus[] }> {
   const say = opts.say ?? (() => {});
-  const timeoutMs = opts.timeoutMs ?? Number(process.env.SLUICE_STACK_TIMEOUT_MS ?? 240_000);
+  const timeoutMs = opts.timeoutMs ?? env().SLUICE_STACK_TIMEOUT_MS ?? 240_000;
   const paths = stackPaths();
   const layout = await ensureInstalled(say);
   const ctx: Ctx = { layout, paths };
@@ -70,36 +72,36 @@ export async function stackUp(opts: UpOptions = {}): Promise<{ started: string[]
 }
 
 async function waitHealthy(paths: StackPaths, timeoutMs: number, say: (msg: string) => void) {
-  const deadline = Date.now() + timeoutMs;
   const pending = new Set(SERVICES.map((s) => s.name));
-  while (pending.size > 0) {
-    for (const svc of SERVICES.filter((s) => pending.has(s.name))) {
-      // A process that died will never become healthy: fail at once, with its log's last lines.
-      for (const proc of svc.processes) {
-        const rec = readPidRecord(paths.run, proc);
-        if (!isAlive(rec)) {
-          const logFile = logFileOf(paths, proc);
-          throw new StackError(
-            `${svc.name}: process ${proc} exited during start-up (log: ${logFile})\n${tailOf(logFile, 20)}`,
-          );
+  const unhealthyLogs = () => [
+    ...new Set(SERVICES.filter((s) => pending.has(s.name)).flatMap((s) => s.processes.map((p) => logFileOf(paths, p)))),
+  ];
+  try {
+    await until(
+      () => `${[...pending].join(', ')} to be healthy; see ${unhealthyLogs().join(', ')}`,
+      async () => {
+        for (const svc of SERVICES.filter((s) => pending.has(s.name))) {
+          // A process that died will never become healthy: fail at once, with its log's last lines.
+          for (const proc of svc.processes) {
+            if (!isAlive(readPidRecord(paths.run, proc))) {
+              const logFile = logFileOf(paths, proc);
+              throw new StackError(
+                `${svc.name}: process ${proc} exited during start-up (log: ${logFile})\n${tailOf(logFile, 20)}`,
+              );
+            }
+          }
+          if (await svc.healthy()) {
+            pending.delete(svc.name);
+            say(`${svc.name} is healthy`);
+          }
         }
-      }
-      if (await svc.healthy()) {
-        pending.delete(svc.name);
-        say(`${svc.name} is healthy`);
-      }
-    }
-    if (pending.size === 0) break;
-    if (Date.now() > deadline) {
-      const names = [...pending];
-      const logs = SERVICES.filter((s) => pending.has(s.name)).flatMap((s) =>
-        s.processes.map((p) => logFileOf(paths, p)),
-      );
-      throw new StackError(
-        `${names.join(', ')} not healthy after ${Math.round(timeoutMs / 1000)} s; see ${[...new Set(logs)].join(', ')}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 500));
+        return pending.size === 0 ? true : undefined;
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
+  } catch (err) {
+    if (err instanceof PollTimeout) throw new StackError(err.message, { cause: err });
+    throw err;
   }
   return statusOf();
 }

@@ -3,7 +3,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { poolTaskQueue, type Env } from '../config/env';
 import { connectionOptions } from './connection';
-import { depsFromEnv, type ActivityDeps } from './deps';
+import type { ActivityDeps } from '../activities/deps';
+import { depsFromEnv, type SparkDefaults } from './deps';
 import { bundleSluiceWorkflows } from './bundle';
 
 export interface SluiceWorkerOptions {
@@ -12,6 +13,8 @@ export interface SluiceWorkerOptions {
   connection?: NativeConnection;
   /** Replace the engine clients (tests); otherwise built from the configuration. */
   deps?: ActivityDeps;
+  /** Spark's client side where the configuration leaves it unset (the CLI: the local stack's). */
+  sparkDefaults?: SparkDefaults;
 }
 
 /**
@@ -33,7 +36,7 @@ export async function createSluiceWorker(
   const connection = opts.connection ?? (await NativeConnection.connect(connectionOptions(env)));
   let client: Client | undefined;
   const deps: ActivityDeps = {
-    ...(opts.deps ?? depsFromEnv(env)),
+    ...(opts.deps ?? depsFromEnv(env, opts.sparkDefaults)),
     // One client for the activities that read other workflows, opened on first use.
     temporal:
       opts.deps?.temporal ??

@@ -11,6 +11,7 @@ import {
 } from './spec';
 import { parseDuration } from './duration';
 import { scanSelect } from './sql-text';
+import type { SparkSource } from '../spark-source';
 
 /*
  * Compiles a batch pipeline's computation for one partition to a Spark SQL step: the sources the
@@ -24,28 +25,6 @@ import { scanSelect } from './sql-text';
 
 /** Spark SQL types of source and output columns, as written in DDL. */
 export type SparkType = 'STRING' | 'INT' | 'BIGINT' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMP';
-
-/** A Kafka topic read as a batch between fixed offsets (structurally a `SparkSource` of activities/spark.ts). */
-export interface SparkKafkaSource {
-  view: string;
-  format: 'kafka';
-  topic: string;
-  /** "earliest", or partition → first offset (inclusive). */
-  startingOffsets: 'earliest' | Record<string, number>;
-  /** Partition → end offset (exclusive); fixed, so that a retry reads the same records. */
-  endingOffsets: Record<string, number>;
-  /** Spark DDL schema of the JSON values, e.g. "`user` STRING, `ts` BIGINT". */
-  schema: string;
-}
-
-/** Parquet files in the lake (structurally a `SparkSource` of activities/spark.ts). */
-export interface SparkParquetSource {
-  view: string;
-  format: 'parquet';
-  path: string;
-}
-
-export type SparkSourceSpec = SparkKafkaSource | SparkParquetSource;
 
 /**
  * What only run time knows about a Kafka source: the offsets to read. The workflow records the
@@ -72,9 +51,9 @@ export interface OutputColumn {
   type: SparkType;
 }
 
-/** One Spark SQL step: `sources` and `sql` as `SparkSqlJob` (activities/spark.ts) takes them. */
+/** One Spark SQL step: `sources` and `sql` as `SparkSqlJob` (engines/spark.ts) takes them. */
 export interface CompiledBatch {
-  sources: SparkSourceSpec[];
+  sources: SparkSource[];
   sql: string;
   /**
    * The output's columns in order, for a declarative transform. `undefined` for raw SQL, whose
@@ -180,7 +159,7 @@ function aggregateType(aggregate: Aggregate, schema: Record<string, ColumnType>)
   return type;
 }
 
-function sourceOf(source: Source, binding: SourceBinding): SparkSourceSpec {
+function sourceOf(source: Source, binding: SourceBinding): SparkSource {
   if (source.kind === 'kafka') {
     const offsets = kafkaOffsets(binding);
     return {

@@ -62,9 +62,6 @@ export type {
   LakeSourceBinding,
   OutputColumn,
   SourceBinding,
-  SparkKafkaSource,
-  SparkParquetSource,
-  SparkSourceSpec,
   SparkType,
 } from './compile-spark';
 export { checkBatchOutput, validationPlan } from './validate-output';

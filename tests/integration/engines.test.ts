@@ -5,16 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseEnv } from '../../config/env';
-import { consumeJson, ensureTopic, produceJson, type PartitionOffsets } from '../../activities/kafka';
-import { readPartition, tableRows } from '../../activities/lake';
-import { listSparkApps, submitSparkSql, SparkJobRejected } from '../../activities/spark';
-import { listFlinkJobs, SqlGatewaySession, waitFlinkJob, FlinkSqlRejected } from '../../activities/flink';
-import { depsFromEnv } from '../../workers/deps';
+import { consumeJson, ensureTopic, produceJson, type PartitionOffsets } from '../../engines/kafka';
+import { readPartition, tableRows } from '../../engines/lake';
+import { listSparkApps, submitSparkSql, SparkJobRejected } from '../../engines/spark';
+import { listFlinkJobs, SqlGatewaySession, waitFlinkJob, FlinkSqlRejected } from '../../engines/flink';
+import { testDeps, testEnv } from '../helpers/worker';
 
 jest.setTimeout(240_000);
 
-const deps = depsFromEnv(parseEnv());
+const deps = testDeps(testEnv('it-engines'));
 const run = `${Date.now().toString(36)}`;
 const topic = `it-events-${run}`;
 const events = [

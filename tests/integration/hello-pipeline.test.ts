@@ -5,25 +5,24 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { parseEnv } from '../../config/env';
 import { demoEvents } from '../../activities';
 import { SluicePipeline, SluiceState } from '../../lib/search-attributes';
-import { createSluiceWorker } from '../../workers/worker';
 import { recordHistory } from '../helpers/histories';
+import { startTestWorker, testEnv } from '../helpers/worker';
 import { helloPipelineWorkflow } from '../../workflows';
 
 jest.setTimeout(300_000);
 
 test('the hello pipeline runs on every engine through the worker, and batch agrees with stream', async () => {
-  const taskQueue = `it-hello-${Date.now().toString(36)}`;
-  const env = parseEnv({ ...process.env, SLUICE_TASK_QUEUE: taskQueue });
+  const env = testEnv('it-hello');
+  const taskQueue = env.SLUICE_TASK_QUEUE;
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  const { worker, connection: workerConnection } = await createSluiceWorker({ env });
+  const worker = await startTestWorker(env);
   const runId = `it-${Date.now().toString(36)}`;
   const workflowId = `hello/${runId}`;
   try {
-    const result = await worker.runUntil(async () => {
+    const result = await (async () => {
       const handle = await client.workflow.start(helloPipelineWorkflow, {
         taskQueue,
         workflowId,
@@ -34,7 +33,7 @@ test('the hello pipeline runs on every engine through the worker, and batch agre
       const r = await handle.result();
       await recordHistory('hello-pipeline.json', handle);
       return r;
-    });
+    })();
 
     // What the generator put into Kafka, totalled by hand, is what both engines must report.
     const expected = new Map<string, { events: number; total: number }>();
@@ -56,7 +55,7 @@ test('the hello pipeline runs on every engine through the worker, and batch agre
     expect(description.typedSearchAttributes.get(SluicePipeline)).toBe('hello');
     expect(await description.staticSummary()).toBe('hello pipeline (integration test)');
   } finally {
-    await workerConnection.close();
+    await worker.stop();
     await connection.close();
   }
 });

@@ -5,15 +5,16 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { parseEnv, poolTaskQueue } from '../../config/env';
-import { createSluiceWorker } from '../../workers/worker';
+import { poolTaskQueue } from '../../config/env';
 import { holdResourcesWorkflow } from '../../workflows';
 import type { PoolStateView } from '../../workflows/messages';
-import { until } from '../helpers/until';
+import { until } from '../../lib/poll';
+import { startTestWorker, testEnv, type RunningWorker } from '../helpers/worker';
 
 jest.setTimeout(180_000);
 const CLI = path.join(__dirname, '..', '..', 'bin', 'sluice.js');
-const taskQueue = `it-pool-${Date.now().toString(36)}`;
+const env = testEnv('it-pool');
+const taskQueue = env.SLUICE_TASK_QUEUE;
 const pool = `cli-${Date.now().toString(36)}`;
 const cliEnv = { ...process.env, SLUICE_TASK_QUEUE: taskQueue };
 
@@ -31,26 +32,19 @@ function sluice(args: string[]): Promise<{ status: number | null; stdout: string
 
 let connection: Connection;
 let client: Client;
-let stopWorker: () => Promise<void>;
+let worker: RunningWorker | undefined;
 
 beforeAll(async () => {
-  const env = parseEnv(cliEnv);
   connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  const { worker, connection: wc } = await createSluiceWorker({ env });
-  const running = worker.run();
-  stopWorker = async () => {
-    worker.shutdown();
-    await running;
-    await wc.close();
-  };
+  worker = await startTestWorker(env);
 });
 afterAll(async () => {
   await client?.workflow
     .getHandle(`pool/${pool}`)
     .terminate('test done')
     .catch(() => undefined);
-  await stopWorker?.();
+  await worker?.stop();
   await connection?.close();
 });
 
@@ -62,7 +56,7 @@ test('pool create, show (table and JSON) and explain, through the CLI', async ()
   expect(created.stdout).toContain('capacity cpu=4 memoryMb=8192');
   // The scheduler runs on the pools' own task queue, served by the same worker process.
   const described = await client.workflow.getHandle(`pool/${pool}`).describe();
-  expect(described.taskQueue).toBe(poolTaskQueue(parseEnv(cliEnv)));
+  expect(described.taskQueue).toBe(poolTaskQueue(env));
   expect(described.taskQueue).toBe(`${taskQueue}-pools`);
 
   const start = (id: string, cpu: number) =>
@@ -98,10 +92,12 @@ test('pool create, show (table and JSON) and explain, through the CLI', async ()
   // The wait is measured up to now, not up to the scheduler's last workflow task (a query's clock).
   const whyJson = JSON.parse((await sluice(['explain', `${pool}-small#r`, '--pool', pool, '--json'])).stdout);
   expect(whyJson.submittedAt).toBe(waiting.pending[0]!.submittedAt);
-  await new Promise((r) => setTimeout(r, 1500));
-  const later = await sluice(['pool', pool]);
-  const waitedS = Number(/-small#r .*?│ ([\d.]+) s /.exec(later.stdout)?.[1]);
-  expect(waitedS).toBeGreaterThanOrEqual(1.5);
+  // The table's wait grows while the scheduler does nothing: it reaches 1.5 s (and more) at
+  // some point, which a wait frozen at the scheduler's last task would never do.
+  await until('the shown wait to pass 1.5 s', async () => {
+    const s = Number(/-small#r .*?│ ([\d.]+) s /.exec((await sluice(['pool', pool])).stdout)?.[1]);
+    return s >= 1.5 ? s : undefined;
+  });
   const granted = JSON.parse((await sluice(['explain', `${pool}-big#r`, '--pool', pool, '--json'])).stdout);
   expect(granted).toMatchObject({ pool, status: 'running' });
   expect(granted.explanation).toMatch(/^granted by the fifo policy after waiting \d+ ms: 3 cpu fitted/);

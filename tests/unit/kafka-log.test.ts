@@ -1,4 +1,4 @@
-import { isRetriedKafkaLog } from '../../activities/kafka';
+import { isRetriedKafkaLog } from '../../engines/kafka';
 
 describe('kafkajs log filter', () => {
   it('drops what kafkajs retries by itself (lines seen on a fresh broker)', () => {

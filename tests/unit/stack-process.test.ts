@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isAlive, pidFile, procStartTime, readPidRecord, startDaemon, stopDaemon } from '../../stack/process';
+import { isAlive, pidFile, readPidRecord, startDaemon, stopDaemon } from '../../stack/process';
+import { procStartTime } from '../../lib/process';
 
 let runDir: string;
 beforeEach(() => {

@@ -11,7 +11,7 @@ import { Context } from '@temporalio/activity';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
 import { definePipeline } from '../../lib/pipelines';
-import type { ActivityDeps } from '../../workers/deps';
+import type { ActivityDeps } from '../../activities/deps';
 import {
   backfillWorkflow,
   backfillWorkflowId,
@@ -33,7 +33,7 @@ import {
 } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
-import { until } from '../helpers/until';
+import { until } from '../../lib/poll';
 
 jest.setTimeout(300_000);
 

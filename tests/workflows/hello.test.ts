@@ -4,7 +4,7 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type Activities } from '../../activities';
 import { helloPipelineWorkflow, helloWorkflow } from '../../workflows';
-import type { ActivityDeps } from '../../workers/deps';
+import type { ActivityDeps } from '../../activities/deps';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
 
 jest.setTimeout(120_000);

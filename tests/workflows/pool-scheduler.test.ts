@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { PolicyConfig, ResourceVector } from '../../scheduler-policies';
-import type { ActivityDeps } from '../../workers/deps';
+import type { ActivityDeps } from '../../activities/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow, type PoolOptions } from '../../workflows';
 import {
   configurePool,
@@ -25,7 +25,7 @@ import {
 } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
-import { until } from '../helpers/until';
+import { until } from '../../lib/poll';
 
 jest.setTimeout(600_000);
 

@@ -14,11 +14,11 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import type { ActivityDeps } from '../../workers/deps';
+import type { ActivityDeps } from '../../activities/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow, type PoolOptions } from '../../workflows';
 import { poolState, requestRecords } from '../../workflows/messages';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
-import { until } from '../helpers/until';
+import { until } from '../../lib/poll';
 
 jest.setTimeout(600_000);
 

@@ -1,4 +1,4 @@
-import type { SparkSqlJob } from '../../../activities/spark';
+import type { SparkSqlJob } from '../../../engines/spark';
 import {
   batchOutputColumns,
   compileBatch,

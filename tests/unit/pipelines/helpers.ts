@@ -1,31 +1,13 @@
 import { InvalidPipelineSpec, parsePipelineSpec, type PipelineSpecInput } from '../../../lib/pipelines';
+import { pageViews } from '../../../pipelines/page-views';
 
-const KAFKA_SPEC = {
-  name: 'page-views',
-  kind: 'batch',
-  source: {
-    kind: 'kafka',
-    topic: 'page-views',
-    format: 'json',
-    schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' },
-    eventTime: 'ts',
-  },
-  transform: {
-    window: { tumbling: '15 minutes' },
-    groupBy: ['page'],
-    aggregates: [
-      { fn: 'count', as: 'views' },
-      { fn: 'sum', column: 'amount', as: 'total_amount' },
-      { fn: 'max', column: 'amount', as: 'max_amount' },
-    ],
-  },
-  partitioning: 'hour',
-  batch: { pool: 'default', tenant: 'web', resources: { cpu: 1, memoryMb: 1024 } },
-} satisfies PipelineSpecInput;
-
-/** A valid Kafka-sourced hourly spec (the page-views example), a fresh copy each call. */
+/**
+ * A valid Kafka-sourced hourly spec: the page-views example itself, a fresh copy each call,
+ * without its schedule (hour partitions), so that a test may change the partitioning.
+ */
 export function kafkaSpec(): PipelineSpecInput {
-  return structuredClone(KAFKA_SPEC);
+  const { schedule: _hourly, ...spec } = structuredClone(pageViews);
+  return spec as PipelineSpecInput;
 }
 
 /**

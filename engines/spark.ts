@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isProcessAlive, procStartTime } from '../stack/process';
+import { joinUrl, requestJson, requestText } from '../lib/http';
+import { isProcessAlive, procStartTime, signalGroup } from '../lib/process';
+import type { SparkSource } from '../lib/spark-source';
 
 /** Where spark-submit runs and which cluster it submits to. */
 export interface SparkConfig {
@@ -18,22 +20,6 @@ export interface SparkConfig {
   /** Job specs and spark-submit logs are written here, one file per application. */
   workDir: string;
 }
-
-export type SparkSource =
-  | {
-      view: string;
-      format: 'kafka';
-      /** Unset: the configured brokers (the activity fills it in). */
-      bootstrapServers?: string;
-      topic: string;
-      /** "earliest", or partition → offset (inclusive). */
-      startingOffsets: 'earliest' | Record<string, number>;
-      /** "latest", or partition → offset (exclusive). */
-      endingOffsets: 'latest' | Record<string, number>;
-      /** Spark DDL schema of the JSON values, e.g. "user STRING, amount BIGINT, ts BIGINT". */
-      schema: string;
-    }
-  | { view: string; format: 'parquet'; path: string };
 
 export interface SparkSqlJob {
   /** Application name: deterministic per workflow run and step, so a retry can find it. */
@@ -85,10 +71,15 @@ export interface SparkApp {
 
 /** Applications the standalone master knows, running and completed. */
 export async function listSparkApps(uiUrl: string): Promise<{ active: SparkApp[]; completed: SparkApp[] }> {
-  const res = await fetch(`${uiUrl.replace(/\/$/, '')}/json/`, { signal: AbortSignal.timeout(5000) });
-  if (!res.ok) throw new Error(`Spark master ${uiUrl}: HTTP ${res.status}`);
-  const body = (await res.json()) as { activeapps?: SparkApp[]; completedapps?: SparkApp[] };
+  const body = await requestJson<{ activeapps?: SparkApp[]; completedapps?: SparkApp[] }>(joinUrl(uiUrl, '/json/'), {
+    timeoutMs: 5000,
+  });
   return { active: body.activeapps ?? [], completed: body.completedapps ?? [] };
+}
+
+/** The master's own state: ALIVE with workers registered is a usable cluster. */
+export async function sparkMasterStatus(uiUrl: string): Promise<{ status?: string; aliveworkers?: number }> {
+  return requestJson(joinUrl(uiUrl, '/json/'), { timeoutMs: 2000 });
 }
 
 const RUNNER = path.resolve(
@@ -239,7 +230,7 @@ async function follow(
   let applicationId = knownAppId;
   const followed = exited === undefined;
   const onAbort = () => {
-    if (pid !== undefined) killGroup(pid);
+    if (pid !== undefined) signalGroup(pid, 'SIGTERM');
     if (applicationId) void killSparkApp(cfg.uiUrl, applicationId).catch(() => undefined);
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -313,18 +304,6 @@ function isPidAlive(pid: number, pidFile: string): boolean {
   return livePid(pidFile) === pid;
 }
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
 /** The most telling line of a failed run: Python's final exception line, else Spark's ERROR line. */
 function engineError(log: string): string | undefined {
   const lines = log.split('\n').map((l) => l.trim());
@@ -338,12 +317,14 @@ export async function findAppId(uiUrl: string, appName: string): Promise<string 
   return [...active, ...completed].find((a) => a.name === appName)?.id;
 }
 
-/** Asks the standalone master to kill an application (its UI's kill endpoint). */
+/**
+ * Asks the standalone master to kill an application (its UI's kill endpoint, which answers with a
+ * redirect to the master's page). Throws an HttpError when the master refuses or does not answer.
+ */
 export async function killSparkApp(uiUrl: string, applicationId: string): Promise<void> {
-  await fetch(`${uiUrl.replace(/\/$/, '')}/app/kill/`, {
+  await requestText(joinUrl(uiUrl, '/app/kill/'), {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ id: applicationId, terminate: 'true' }).toString(),
-    signal: AbortSignal.timeout(5000),
+    body: new URLSearchParams({ id: applicationId, terminate: 'true' }),
+    timeoutMs: 5000,
   });
 }

@@ -1,0 +1,19 @@
+import type { Client } from '@temporalio/client';
+import type { KafkaClient } from '../engines/kafka';
+import type { SparkConfig } from '../engines/spark';
+
+/**
+ * What the activities are built from: engine clients and settings (STYLE: activities get their
+ * clients, so tests pass real or fake ones). The worker builds it from the configuration
+ * (workers/deps.ts); nothing here knows where the settings came from.
+ */
+export interface ActivityDeps {
+  kafka: KafkaClient;
+  brokers: string[];
+  spark: SparkConfig;
+  flink: { restUrl: string; gatewayUrl: string };
+  /** The lake's root folder. */
+  lake: string;
+  /** A Temporal client for activities that read other workflows (the pool's liveness check). */
+  temporal?: () => Client;
+}
