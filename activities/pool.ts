@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../lib/errors';
 import {
   poolWorkflowId,
   releaseAdmission,
@@ -60,7 +61,7 @@ export async function signalPool(client: Client, message: PoolMessage): Promise<
     throw ApplicationFailure.nonRetryable(
       `unknown pool ${message.pool}: no scheduler workflow ${poolWorkflowId(message.pool)} is running ` +
         `(start it with \`sluice pool ${message.pool} --capacity ...\`)`,
-      'UnknownPool',
+      ErrorType.unknownPool,
     );
   }
 }

@@ -35,8 +35,10 @@ import {
   type BackfillProgress,
   type BatchStatus,
 } from '../workflows/messages';
+import { until } from '../lib/poll';
 import { UsageError } from './errors';
 import { printPool, withClient } from './pool';
+import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';
 
 /**
@@ -82,13 +84,14 @@ export function registerPipelines(program: Command): void {
     .command('run <pipeline>')
     .description('run a batch pipeline for one partition (through admission), and wait for it')
     .option('--partition <id>', 'YYYY-MM-DDTHH (hourly) or YYYY-MM-DD (daily), UTC; default: the newest complete one')
-    .option('--no-wait', 'start the run and print its workflow id')
-    .option('--json', 'print the result as JSON')
+    .option('--no-wait', 'start the run and print its workflow id (and fail at once when no worker polls)')
+    .option('--json', 'print the result as JSON (a missing worker is an error, not a wait)')
     .action(async (name: string, opts: { partition?: string; wait: boolean; json?: boolean }) => {
       const spec = pipelineArg(name);
       const partition = opts.partition ? partitionArg(spec, opts.partition) : latestCompletePartition(spec);
       await withClient(async (client, env) => {
         await requirePool(client, spec);
+        await requireWorker(client, env, ['pipelines', 'pools'], { wait: opts.wait && !opts.json });
         const workflowId = batchWorkflowId(spec.name, partition);
         let handle;
         try {
@@ -135,7 +138,7 @@ export function registerPipelines(program: Command): void {
     .requiredOption('--to <partition>', 'last partition (inclusive)')
     .option('--concurrency <n>', 'partitions running at once', parsePositiveInt, 3)
     .option('--dry-run', 'list the partitions and start nothing')
-    .option('--detach', 'start it and return (follow with sluice status)')
+    .option('--detach', 'start it and return (follow with sluice status); fail at once when no worker polls')
     .action(
       async (
         name: string,
@@ -160,6 +163,7 @@ export function registerPipelines(program: Command): void {
         }
         await withClient(async (client, env) => {
           await requirePool(client, spec);
+          await requireWorker(client, env, ['pipelines', 'pools'], { wait: !opts.detach });
           try {
             await client.workflow.start(backfillWorkflow, {
               taskQueue: env.SLUICE_TASK_QUEUE,
@@ -194,12 +198,15 @@ export function registerPipelines(program: Command): void {
     program
       .command(`${verb} <workflowId>`)
       .description(what)
-      .action(async (workflowId: string) => {
-        await withClient(async (client) => {
+      .option('--no-wait', 'do not wait for a worker: fail at once when none polls')
+      .action(async (workflowId: string, opts: { wait: boolean }) => {
+        await withClient(async (client, env) => {
           const type = await runType(client, workflowId);
           if (type !== 'batchPipelineWorkflow' && type !== 'backfillWorkflow') {
             throw new UsageError(`${workflowId} is a ${type}, not a batch run or a backfill`);
           }
+          // The server takes the signal either way; only a worker acts on it.
+          await requireWorker(client, env, ['pipelines'], { wait: opts.wait });
           const handle = client.workflow.getHandle(workflowId);
           if (verb === 'pause') await handle.signal(pause);
           else if (verb === 'resume') await handle.signal(resume);
@@ -212,10 +219,14 @@ export function registerPipelines(program: Command): void {
   program
     .command('status <workflowId>')
     .description('state and progress of a batch run, backfill or pool')
-    .option('--json', 'print the status query as JSON')
-    .action(async (workflowId: string, opts: { json?: boolean }) => {
-      await withClient(async (client) => {
+    .option('--json', 'print the status query as JSON (implies --no-wait)')
+    .option('--no-wait', 'do not wait for a worker: fail at once when none polls')
+    .action(async (workflowId: string, opts: { json?: boolean; wait: boolean }) => {
+      await withClient(async (client, env) => {
         const type = await runType(client, workflowId);
+        const queue = type === 'poolSchedulerWorkflow' ? 'pools' : 'pipelines';
+        // A query needs a worker to answer it: without one it would hang.
+        await requireWorker(client, env, [queue], { wait: opts.wait && !opts.json });
         const handle = client.workflow.getHandle(workflowId);
         const out =
           type === 'batchPipelineWorkflow'
@@ -289,13 +300,20 @@ async function followBackfill(client: Client, workflowId: string, total: number)
   });
   bar.start(total, 0, { running: 0, failed: 0 });
   try {
-    for (;;) {
-      const described = await handle.describe();
-      const p = await handle.query(progress);
-      bar.update(p.done + p.failed.length + p.cancelled.length, { running: p.running.length, failed: p.failed.length });
-      if (described.status.name !== 'RUNNING') return (await handle.result()) as BackfillProgress;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    return await until(
+      `backfill ${workflowId} to end`,
+      async () => {
+        const described = await handle.describe();
+        const p = await handle.query(progress);
+        bar.update(p.done + p.failed.length + p.cancelled.length, {
+          running: p.running.length,
+          failed: p.failed.length,
+        });
+        return described.status.name === 'RUNNING' ? undefined : ((await handle.result()) as BackfillProgress);
+      },
+      // A backfill may run for days: the follower waits as long as it runs.
+      { timeoutMs: Infinity, intervalMs: 1000 },
+    );
   } finally {
     bar.stop();
   }

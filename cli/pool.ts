@@ -4,11 +4,13 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { parseEnv, poolTaskQueue, type Env } from '../config/env';
 import { SluiceKind, SluicePool } from '../lib/search-attributes';
 import { parsePolicyConfig, type PolicyConfig, type ResourceVector } from '../scheduler-policies';
+import { NAME_MESSAGE, NAME_PATTERN } from '../lib/names';
 import { connectionOptions } from '../workers/connection';
 import { poolSchedulerWorkflow, poolWorkflowId } from '../workflows';
 import { configurePool, explain, poolState, type Explanation, type PoolStateView } from '../workflows/messages';
 import { plain } from './demo';
 import { UsageError } from './errors';
+import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';
 
 /** Runs `fn` with a client from the configuration, and closes its connection. */
@@ -110,7 +112,8 @@ export function registerPool(program: Command): void {
   program
     .command('pool <name>')
     .description('show a resource pool; with --capacity/--policy, create it or change it')
-    .option('--json', 'print the poolState query as JSON')
+    .option('--json', 'print the poolState query as JSON (implies --no-wait)')
+    .option('--no-wait', 'do not wait for a worker: fail at once when none polls')
     .option('--capacity <resources>', 'capacity, e.g. cpu=8,memoryMb=16384', parseCapacity)
     .option(
       '--policy <policy>',
@@ -121,12 +124,20 @@ export function registerPool(program: Command): void {
     .action(
       async (
         name: string,
-        opts: { json?: boolean; capacity?: ResourceVector; policy?: PolicyConfig; checkInterval?: number },
+        opts: {
+          json?: boolean;
+          wait: boolean;
+          capacity?: ResourceVector;
+          policy?: PolicyConfig;
+          checkInterval?: number;
+        },
       ) => {
-        if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
-          throw new UsageError(`pool name "${name}": expected lowercase letters, digits and dashes`);
+        if (!NAME_PATTERN.test(name)) {
+          throw new UsageError(`pool name "${name}": ${NAME_MESSAGE}`);
         }
         await withClient(async (client, env) => {
+          // Its scheduler runs on the pools' queue: without a worker, an update or query never returns.
+          await requireWorker(client, env, ['pools'], { wait: opts.wait && !opts.json });
           const handle = client.workflow.getHandle(poolWorkflowId(name));
           const isRunning = await handle
             .describe()
@@ -183,9 +194,11 @@ export function registerPool(program: Command): void {
     .command('explain <requestId>')
     .description('say why a request waits, or why it was granted')
     .option('--pool <name>', 'the pool to ask (default: every running pool)')
-    .option('--json', 'print {"pool","requestId","status","explanation","submittedAt","grantedAt"}')
-    .action(async (requestId: string, opts: { pool?: string; json?: boolean }) => {
-      await withClient(async (client) => {
+    .option('--json', 'print {"pool","requestId","status","explanation","submittedAt","grantedAt"} (implies --no-wait)')
+    .option('--no-wait', 'do not wait for a worker: fail at once when none polls')
+    .action(async (requestId: string, opts: { pool?: string; json?: boolean; wait: boolean }) => {
+      await withClient(async (client, env) => {
+        await requireWorker(client, env, ['pools'], { wait: opts.wait && !opts.json });
         const pools = opts.pool ? [opts.pool] : await runningPools(client);
         if (pools.length === 0) throw new Error('no pool is running');
         for (const pool of pools) {

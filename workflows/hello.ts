@@ -6,6 +6,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
+import { NAME_MESSAGE, NAME_PATTERN } from '../lib/names';
 import { SluiceState } from '../lib/search-attributes';
 
 /** The trivial workflow: one activity round trip through the worker. */
@@ -40,9 +42,12 @@ export interface HelloPipelineResult {
 const engine = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['SparkJobRejected', 'FlinkSqlRejected', 'InvalidInput'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
-const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+});
 
 async function step<T>(state: string, details: string, fn: () => Promise<T>): Promise<T> {
   upsertSearchAttributes([{ key: SluiceState, value: state }]);
@@ -56,10 +61,10 @@ async function step<T>(state: string, details: string, fn: () => Promise<T>): Pr
  * same totals through the SQL Gateway into another topic; the two results must agree.
  */
 export async function helloPipelineWorkflow(input: HelloPipelineInput): Promise<HelloPipelineResult> {
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.runId)) {
+  if (!NAME_PATTERN.test(input.runId)) {
     throw ApplicationFailure.nonRetryable(
-      `runId: expected lowercase letters, digits and dashes (got ${JSON.stringify(input.runId)})`,
-      'InvalidInput',
+      `runId: ${NAME_MESSAGE} (got ${JSON.stringify(input.runId)})`,
+      ErrorType.invalidInput,
     );
   }
   const topic = `hello-events-${input.runId}`;

@@ -18,17 +18,31 @@ const taskQueue = env.SLUICE_TASK_QUEUE;
 const pool = `cli-${Date.now().toString(36)}`;
 const cliEnv = { ...process.env, SLUICE_TASK_QUEUE: taskQueue };
 
-/** Runs the CLI asynchronously (the in-process worker must keep running meanwhile). */
-function sluice(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+interface CliRun {
+  /** Output so far. */
+  readonly stderr: string;
+  readonly stdout: string;
+  done: Promise<{ status: number | null; stdout: string; stderr: string }>;
 }
+
+/** Starts the CLI asynchronously (the in-process worker must keep running meanwhile). */
+function startSluice(args: string[], env: NodeJS.ProcessEnv = cliEnv): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], { env });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  return {
+    get stderr() {
+      return out.stderr;
+    },
+    get stdout() {
+      return out.stdout;
+    },
+    done: new Promise((resolve) => child.on('close', (status) => resolve({ status, ...out }))),
+  };
+}
+
+const sluice = (args: string[], env: NodeJS.ProcessEnv = cliEnv) => startSluice(args, env).done;
 
 let connection: Connection;
 let client: Client;
@@ -146,4 +160,38 @@ test('bad pool arguments are rejected with the field named, and start nothing', 
   expect(missing.status).toBe(1);
   expect(missing.stderr).toContain('pool never-created is not running');
   await expect(client.workflow.getHandle('pool/x1').describe()).rejects.toThrow();
+});
+
+test('a command that needs a worker says which queue has none, then waits for one (or fails under --json)', async () => {
+  const lonely = testEnv('it-noworker');
+  const lonelyEnv = { ...process.env, SLUICE_TASK_QUEUE: lonely.SLUICE_TASK_QUEUE };
+  const name = `lonely-${Date.now().toString(36)}`;
+  const queue = poolTaskQueue(lonely);
+  const failed = await sluice(['pool', name, '--capacity', 'cpu=1', '--json'], lonelyEnv);
+  expect(failed.status).toBe(1);
+  expect(failed.stderr).toContain(`no worker polls task queue ${queue}`);
+  expect(failed.stderr).toContain('sluice worker');
+  await expect(client.workflow.getHandle(`pool/${name}`).describe()).rejects.toThrow(/not found/i);
+
+  const waiting = startSluice(['pool', name, '--capacity', 'cpu=1'], lonelyEnv);
+  await until('the CLI to say it waits for a worker', async () =>
+    waiting.stderr.includes(`no worker polls task queue ${queue}`) && waiting.stderr.includes('waiting for one')
+      ? true
+      : undefined,
+  );
+  // Nothing was sent before a worker came: no pool scheduler exists yet.
+  await expect(client.workflow.getHandle(`pool/${name}`).describe()).rejects.toThrow(/not found/i);
+  const late = await startTestWorker(lonely);
+  try {
+    const done = await waiting.done;
+    expect(done.stderr).toContain(`started pool ${name}`);
+    expect(done.status).toBe(0);
+    expect(done.stdout).toContain('capacity cpu=1');
+  } finally {
+    await client.workflow
+      .getHandle(`pool/${name}`)
+      .terminate('test done')
+      .catch(() => undefined);
+    await late.stop();
+  }
 });

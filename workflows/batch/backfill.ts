@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { outsideSchedule, parsePipelineSpec, partitionsBetween, type PipelineSpec } from '../../lib/pipelines';
+import { ErrorType } from '../../lib/errors';
 import { SluiceKind, SluicePipeline, SluiceState } from '../../lib/search-attributes';
 import { cancel, partitionDone, pause, progress, resume, retryPartitions, type BackfillProgress } from '../messages';
 import { batchPipelineWorkflow } from './batch-pipeline';
@@ -73,7 +74,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
       throw new Error(`concurrency: expected a positive integer, got ${input.concurrency}`);
     }
   } catch (err) {
-    throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidInput);
   }
   const c: BackfillCarried = input.carried ?? {
     next: 0,

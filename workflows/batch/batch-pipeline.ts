@@ -20,6 +20,7 @@ import {
   validationPlan,
   type PipelineSpec,
 } from '../../lib/pipelines';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../../lib/errors';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceState, SluiceTenant } from '../../lib/search-attributes';
 import { cancel, partitionDone, pause, resume, status, type BatchState, type BatchStatus } from '../messages';
 import { isRevocation, withAdmission } from '../pool/admission';
@@ -41,7 +42,7 @@ export interface BatchPipelineResult {
   lakePath?: string;
 }
 
-const PERMANENT = ['SparkJobRejected', 'InvalidPipelineSpec', 'OutputValidationFailed', 'InvalidInput'];
+const PERMANENT = [...NON_RETRYABLE_ERROR_TYPES];
 
 const spark = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
@@ -67,14 +68,14 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
   try {
     spec = parsePipelineSpec(input.pipeline);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidPipelineSpec');
+    throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidPipelineSpec);
   }
   try {
     partitionBounds(spec.partitioning, input.partition);
     const outside = outsideSchedule(spec, input.partition);
     if (outside) throw new Error(outside);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(`partition: ${(err as Error).message}`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(`partition: ${(err as Error).message}`, ErrorType.invalidInput);
   }
   const st: BatchStatus = {
     pipeline: spec.name,
