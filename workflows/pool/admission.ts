@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
+import { ErrorType } from '../../lib/errors';
 import { SluicePool, SluiceState, SluiceTenant } from '../../lib/search-attributes';
 import {
   admissionGranted,
@@ -34,11 +35,14 @@ import {
  */
 export const ADMISSION_BY_ACTIVITY = 'sluice-admission-by-local-activity';
 
-/** Error types `withAdmission` throws; callers list them in retry policies and match on them. */
+/**
+ * Error types `withAdmission` throws; callers list them in retry policies and match on them. The
+ * names are Sluice's error-type list (`lib/errors.ts`).
+ */
 export const AdmissionErrors = {
-  rejected: 'AdmissionRejected',
-  revoked: 'AdmissionRevoked',
-  unknownPool: 'UnknownPool',
+  rejected: ErrorType.admissionRejected,
+  revoked: ErrorType.admissionRevoked,
+  unknownPool: ErrorType.unknownPool,
 } as const;
 
 const { signalPool } = proxyLocalActivities<Activities>({

@@ -25,6 +25,7 @@ import {
   requestAdmission,
   requestRecords,
 } from '../messages';
+import { ErrorType } from '../../lib/errors';
 import { parseOrThrow } from '../../lib/zod-issues';
 import { PoolInputSchema, PoolState, type Outgoing, type PoolInput } from './pool-state';
 
@@ -46,7 +47,7 @@ export async function poolSchedulerWorkflow(input: PoolInput): Promise<void> {
   try {
     parseOrThrow(PoolInputSchema, input, 'pool input');
   } catch (err) {
-    throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidPoolConfig');
+    throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidPoolConfig);
   }
   const pool = new PoolState(input);
   const now = () => Date.now(); // workflow time: deterministic
