@@ -47,7 +47,10 @@ import type { ActivityDeps } from '../activities/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow } from '../workflows';
 import { poolState, requestRecords } from '../workflows/messages';
 import { MAX_RECORD_LIMIT } from '../workflows/pool/pool-state';
+import { InvalidArgumentError } from 'commander';
+import { benchCommand, integer, parseBenchArgs } from './args';
 import { echoClientWorkflow, echoServerWorkflow, echoStats } from './echo-workflows';
+import { median } from './stats';
 
 const POOL_QUEUE = 'bench-pool';
 const HOLDER_QUEUE = 'bench-holders';
@@ -101,15 +104,52 @@ interface AdmissionCheck {
   outcomes: Record<string, number>;
 }
 
+interface AdmissionArgs {
+  n: number;
+  rounds: number;
+  concurrency: number;
+  warmupN: number;
+  batch: number;
+  /** 0: from the round's size. */
+  roundTimeoutS: number;
+}
+
+/** The options of `npm run bench -- admission`; throws a `CommanderError` naming a bad one. */
+export function parseArgs(args: readonly string[]): AdmissionArgs {
+  const command = benchCommand(
+    'admission',
+    'admissions per second through one pool scheduler against signal round trips',
+  )
+    // The lost/duplicate check reads every request's record from the pool, which keeps at most 2000.
+    .option(
+      '--n <n>',
+      `holders per round, at most ${MAX_RECORD_LIMIT} (the records a pool keeps)`,
+      upTo(MAX_RECORD_LIMIT),
+      500,
+    )
+    .option('--rounds <n>', 'measured rounds per side', integer(1), 2)
+    .option('--concurrency <n>', 'workflow starts in flight at once', integer(1), 64)
+    .option('--warmup-n <n>', 'holders in the warm-up round of each side (default: min(n, 150))', integer(1))
+    .option('--batch <n>', 'pings per echo client in the batched echo round', integer(1), 20)
+    .option('--round-timeout-s <n>', 'give up on a round after this many seconds (default: from its size)', integer(1));
+  const o = parseBenchArgs<
+    Omit<AdmissionArgs, 'warmupN' | 'roundTimeoutS'> & { warmupN?: number; roundTimeoutS?: number }
+  >(command, args);
+  return { ...o, warmupN: o.warmupN ?? Math.min(o.n, 150), roundTimeoutS: o.roundTimeoutS ?? 0 };
+}
+
+/** An option parser for integers from 1 to `max`. */
+function upTo(max: number): (value: string) => number {
+  const atLeastOne = integer(1);
+  return (value) => {
+    const n = atLeastOne(value);
+    if (n > max) throw new InvalidArgumentError(`expected at most ${max}`);
+    return n;
+  };
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const n = option(args, '--n', 500);
-  // The lost/duplicate check reads every request's record from the pool, which keeps at most 2000.
-  if (n > MAX_RECORD_LIMIT) throw new Error(`--n expects at most ${MAX_RECORD_LIMIT} (the records a pool keeps)`);
-  const rounds = option(args, '--rounds', 2);
-  const concurrency = option(args, '--concurrency', 64);
-  const warmupN = option(args, '--warmup-n', Math.min(n, 150));
-  const batch = option(args, '--batch', 20);
-  const timeoutS = option(args, '--round-timeout-s', 0);
+  const { n, rounds, concurrency, warmupN, batch, roundTimeoutS: timeoutS } = parseArgs(args);
   // Generous: a round runs at 10–40 workflows/s on two busy cores.
   const load = (size: number): Load => ({
     concurrency,
@@ -573,24 +613,10 @@ function cpuSample(serverPid: number | undefined) {
 
 // ---- helpers -------------------------------------------------------------------------------------
 
-function option(args: string[], name: string, fallback: number): number {
-  const at = args.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(args[at + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} expects a positive integer`);
-  return value;
-}
-
 function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = xs.slice().sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function sum(xs: number[]): number {

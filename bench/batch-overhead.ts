@@ -16,20 +16,28 @@ import { compileBatch, definePipeline } from '../lib/pipelines';
 import { depsFromEnv } from '../workers/deps';
 import { createSluiceWorker } from '../workers/worker';
 import { batchPipelineWorkflow, poolSchedulerWorkflow } from '../workflows';
+import { benchCommand, integer, parseBenchArgs } from './args';
+import { median } from './stats';
 
 const say = (msg: string) => process.stderr.write(`batch-overhead: ${msg}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const arg = (args: string[], name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+interface BatchOverheadArgs {
+  runs: number;
+  events: number;
+}
+
+/** The options of `npm run bench -- batch-overhead`; throws a `CommanderError` naming a bad one. */
+export function parseArgs(args: readonly string[]): BatchOverheadArgs {
+  const command = benchCommand(
+    'batch-overhead',
+    'one Spark job through Sluice against plain spark-submit (needs the stack)',
+  )
+    .option('--runs <n>', 'measured runs of each side (after one warm-up each)', integer(1), 5)
+    .option('--events <n>', 'Kafka events the job reads', integer(1), 20_000);
+  return parseBenchArgs<BatchOverheadArgs>(command, args);
+}
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const runs = arg(args, 'runs', 5);
-  const eventCount = arg(args, 'events', 20_000);
+  const { runs, events: eventCount } = parseArgs(args);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const id = Date.now().toString(36);
   const taskQueue = `bench-batch-${id}`;

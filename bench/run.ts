@@ -2,6 +2,8 @@
  * `npm run bench -- <name> [args...]`: runs one benchmark and prints exactly one JSON object on
  * stdout. Progress and diagnostics go to stderr so the output stays machine-readable.
  */
+import { CommanderError } from './args';
+
 type Bench = (args: string[]) => Promise<Record<string, unknown>>;
 
 // Each benchmark lives in its own module and is loaded lazily, so one bench's dependencies
@@ -30,6 +32,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Bad arguments: commander has already said which option and why (or printed the help).
+    process.exitCode = err.code === 'commander.helpDisplayed' ? 0 : 2;
+    return;
+  }
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createPolicy, type PolicyConfig } from '../../scheduler-policies';
+import { benchCommand, integer, parseBenchArgs, positiveNumber } from '../args';
 import { renderChart } from './chart';
 import { simulate, type SimResult } from './simulator';
 import { DEFAULT_TRACE, generateTrace, POOL, QUEUES, TENANTS } from './trace';
@@ -18,9 +19,21 @@ export const SIM_POLICIES: readonly PolicyConfig[] = [
   { kind: 'backfill' },
 ];
 
-function option(args: string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
+interface SimArgs {
+  jobs: number;
+  seed: number;
+  load: number;
+  out?: string;
+}
+
+/** The options of `npm run bench -- policy-sim`; throws a `CommanderError` naming a bad one. */
+export function parseArgs(args: readonly string[]): SimArgs {
+  const command = benchCommand('policy-sim', 'replays a synthetic trace through all five policies')
+    .option('--jobs <n>', 'jobs in the trace', integer(1), DEFAULT_TRACE.jobs)
+    .option('--seed <n>', 'seed of the trace', integer(0), DEFAULT_TRACE.seed)
+    .option('--load <x>', 'scale of the arrival rate (offered load)', positiveNumber, DEFAULT_TRACE.loadScale)
+    .option('--out <dir>', 'where simulation.json and simulation.svg go (default: docs/policies/)');
+  return parseBenchArgs<SimArgs>(command, args);
 }
 
 /**
@@ -45,10 +58,8 @@ function repoRoot(): string {
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const jobs = Number(option(args, '--jobs') ?? DEFAULT_TRACE.jobs);
-  const loadScale = Number(option(args, '--load') ?? DEFAULT_TRACE.loadScale);
-  const seed = Number(option(args, '--seed') ?? DEFAULT_TRACE.seed);
-  const out = resolve(option(args, '--out') ?? join(repoRoot(), 'docs', 'policies'));
+  const { jobs, load: loadScale, seed, out: outArg } = parseArgs(args);
+  const out = resolve(outArg ?? join(repoRoot(), 'docs', 'policies'));
   const traceOptions = { ...DEFAULT_TRACE, jobs, seed, loadScale };
   const start = 1_750_000_000_000;
   const trace = generateTrace(traceOptions, start);
