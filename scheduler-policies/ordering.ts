@@ -26,18 +26,46 @@ export function submissionOrder(pending: readonly AdmissionRequest[]): Int32Arra
   return sortByKeys(new Float64Array(n), submitted);
 }
 
-/** By `priority` descending, then `submittedAt` ascending. */
+/**
+ * By `priority` descending, then `submittedAt` ascending. When `pending` is in arrival order (the
+ * pool scheduler keeps it so) and priorities are few integers, that is a stable bucket sort by
+ * priority: O(n), where the packed sort of 10,000 requests took a quarter of a capacity decision.
+ */
 export function priorityOrder(pending: readonly AdmissionRequest[]): Int32Array {
   const n = pending.length;
   const negPriority = new Float64Array(n);
   const submitted = new Float64Array(n);
+  let arrivalOrder = true;
+  let integral = true;
+  let min = Infinity;
+  let max = -Infinity;
   for (let i = 0; i < n; i++) {
     const r = pending[i];
     const p = r.priority ?? 0;
-    negPriority[i] = p === p ? -p : 0; // NaN reads as 0, so the order stays total
+    const key = p === p ? -p : 0; // NaN reads as 0, so the order stays total
+    negPriority[i] = key;
     submitted[i] = r.submittedAt;
+    if (i > 0 && !(submitted[i] >= submitted[i - 1])) arrivalOrder = false;
+    if (!Number.isInteger(key)) integral = false;
+    if (key < min) min = key;
+    if (key > max) max = key;
+  }
+  const buckets = max - min + 1;
+  if (n > 0 && arrivalOrder && integral && buckets <= Math.max(MAX_MERGED_PRIORITIES, n)) {
+    return bucketOrder(negPriority, min, buckets);
   }
   return sortByKeys(negPriority, submitted);
+}
+
+/** Indices by integer `keys` ascending (`min` the least, `buckets` distinct values at most), ties by index. */
+function bucketOrder(keys: Float64Array, min: number, buckets: number): Int32Array {
+  const n = keys.length;
+  const start = new Int32Array(buckets + 1);
+  for (let i = 0; i < n; i++) start[keys[i] - min + 1]++;
+  for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[start[keys[i] - min]++] = i;
+  return order;
 }
 
 /** Most distinct base priorities for which {@link agedPriorityOrder} merges per-priority runs. */

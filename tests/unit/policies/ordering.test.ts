@@ -57,16 +57,24 @@ describe('orderings', () => {
   });
 
   it('priorityOrder sorts by priority desc, then submittedAt asc, then position', () => {
+    let bucketed = 0; // presorted arrays of several integer priorities: the bucket-sort path
     fc.assert(
-      fc.property(requestsArb, (xs) => {
-        const rs = asRequests(xs);
+      fc.property(requestsArb, fc.boolean(), (xs, presorted) => {
+        const rs = asRequests(presorted ? [...xs].sort((a, b) => a.submittedAt - b.submittedAt) : xs);
         const p = (i: number) => rs[i].priority ?? 0;
+        if (
+          presorted &&
+          new Set(rs.map((r) => r.priority ?? 0)).size > 1 &&
+          rs.every((r) => Number.isInteger(r.priority ?? 0))
+        )
+          bucketed++;
         expect(Array.from(priorityOrder(rs))).toEqual(
           naive(rs.length, (a, b) => p(b) - p(a) || rs[a].submittedAt - rs[b].submittedAt),
         );
       }),
       { numRuns: 300 },
     );
+    expect(bucketed).toBeGreaterThan(30);
   });
 
   it('agedPriorityOrder sorts by effective priority desc, then submittedAt asc, then position', () => {
