@@ -35,6 +35,7 @@ import {
   type BackfillProgress,
   type BatchStatus,
 } from '../workflows/messages';
+import { rootCauseMessage } from '../lib/errors';
 import { until } from '../lib/poll';
 import { UsageError } from './errors';
 import { printPool, withClient } from './pool';
@@ -124,7 +125,7 @@ export function registerPipelines(program: Command): void {
           );
         } catch (err) {
           if (err instanceof WorkflowFailedError) {
-            throw new Error(`${workflowId} failed: ${err.cause?.message ?? err.message}`);
+            throw new Error(`${workflowId} failed: ${rootCauseMessage(err)}`);
           }
           throw err;
         }

@@ -44,3 +44,13 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.admissionRejected,
   ErrorType.unknownPool,
 ];
+
+/**
+ * The innermost cause's message: "Kafka topic ... does not exist" rather than "Activity task
+ * failed" (Temporal wraps a failure once per layer it crosses; engine clients keep theirs as `cause`).
+ */
+export function rootCauseMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,28 +1,56 @@
-/** Bad input to the pipeline commands: a clear error, exit code 2, and nothing started. */
-import { spawnSync } from 'node:child_process';
+/**
+ * The pipeline commands through the real CLI: bad input is refused with a clear error, exit code
+ * 2, and nothing reaches the server; a run whose source does not exist fails at once, naming it.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { poolTaskQueue } from '../../config/env';
+import { poolSchedulerWorkflow } from '../../workflows';
+import { status } from '../../workflows/messages';
+import { pageViewsFor } from '../helpers/pipelines';
+import { startTestWorker, testEnv, type RunningWorker } from '../helpers/worker';
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
 const ROOT = path.join(__dirname, '..', '..');
+const env = testEnv('it-pipeline-cli');
+const cliEnv = { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE };
 const sluice = (args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  spawnSync(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), ...args], {
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: cliEnv,
+  });
+
+/** The CLI without blocking this process (whose in-process worker must keep running meanwhile). */
+const sluiceAsync = (args: string[]) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), ...args], { cwd: ROOT, env: cliEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ status: code, stdout, stderr }));
+  });
 
 let connection: Connection;
 let client: Client;
 beforeAll(async () => {
-  connection = await Connection.connect({ address: '127.0.0.1:7233' });
-  client = new Client({ connection });
+  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
 });
 afterAll(async () => connection?.close());
 
-const startedSince = async (since: Date, pipeline: string) => {
-  let n = 0;
-  for await (const wf of client.workflow.list({ query: `SluicePipeline = '${pipeline}'` })) {
-    if (wf.startTime >= since) n++;
+/** Every workflow the server has seen start since `since`, whatever its type or task queue. */
+async function startedSince(since: Date): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const wf of client.workflow.list({ query: `StartTime >= '${since.toISOString()}'` })) {
+    ids.push(wf.workflowId);
   }
-  return n;
-};
+  return ids;
+}
 
 test.each([
   [['run', 'pageviews'], 'unknown pipeline "pageviews" (known: daily-revenue, page-views)'],
@@ -56,7 +84,7 @@ test.each([
   const r = sluice(args);
   expect(r.status).toBe(2);
   expect(r.stderr).toContain(message);
-  expect(await startedSince(since, 'page-views')).toBe(0);
+  expect(await startedSince(since)).toEqual([]);
 });
 
 test('a dry run lists the partitions and starts nothing', async () => {
@@ -67,5 +95,52 @@ test('a dry run lists the partitions and starts nothing', async () => {
     'backfill/page-views/2026-11-20T22..2026-11-21T01: 4 partitions, 3 at a time, pool default\n' +
       '2026-11-20T22\n2026-11-20T23\n2026-11-21T00\n2026-11-21T01\n',
   );
-  expect(await startedSince(since, 'page-views')).toBe(0);
+  expect(await startedSince(since)).toEqual([]);
+});
+
+describe('with a worker and a pool', () => {
+  const id = Date.now().toString(36);
+  const pool = `src-${id}`;
+  let worker: RunningWorker;
+  beforeAll(async () => {
+    worker = await startTestWorker(env);
+    await client.workflow.start(poolSchedulerWorkflow, {
+      taskQueue: poolTaskQueue(env),
+      workflowId: `pool/${pool}`,
+      args: [{ name: pool, capacity: { cpu: 4, memoryMb: 8192 }, policy: { kind: 'fifo' } }],
+    });
+  });
+  afterAll(async () => {
+    await client.workflow
+      .getHandle(`pool/${pool}`)
+      .terminate('test done')
+      .catch(() => undefined);
+    await worker?.stop();
+  });
+
+  test('a run whose Kafka topic does not exist fails at once, naming the topic, and says so in its status', async () => {
+    // page-views as a new user runs it on a fresh stack: its topic was never created.
+    const topic = `never-created-${id}`;
+    const spec = pageViewsFor({ name: `missing-src-${id}`, topic, pool });
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-spec-')), 'spec.json');
+    fs.writeFileSync(file, JSON.stringify(spec));
+    const since = new Date();
+    const r = await sluiceAsync(['run', file, '--partition', '2026-11-20T05']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`Kafka topic "${topic}" does not exist on ${env.SLUICE_KAFKA_BROKERS.join(',')}`);
+    // The check above sees what the CLI starts (so its empty lists mean something).
+    const workflowId = `batch/${spec.name}/2026-11-20T05`;
+    expect(await startedSince(since)).toEqual([workflowId]);
+    const s = await client.workflow.getHandle(workflowId).query(status);
+    expect(s.state).toBe('failed');
+    expect(s.error).toContain(`Kafka topic "${topic}" does not exist`);
+    const description = await client.workflow.getHandle(workflowId).describe();
+    expect(description.status.name).toBe('FAILED');
+    // Failed before asking for admission: the pool never saw a request.
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const activities = (history.events ?? [])
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+      .filter(Boolean);
+    expect(activities).toEqual(['kafkaEndOffsets']);
+  });
 });

@@ -20,7 +20,7 @@ import {
   validationPlan,
   type PipelineSpec,
 } from '../../lib/pipelines';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../../lib/errors';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceState, SluiceTenant } from '../../lib/search-attributes';
 import { cancel, partitionDone, pause, resume, status, type BatchState, type BatchStatus } from '../messages';
 import { isRevocation, withAdmission } from '../pool/admission';
@@ -130,7 +130,11 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
       await checkpoint('admission');
       const { start, end } = partitionBounds(spec.partitioning, input.partition);
       // Kafka sources are read up to the end offsets recorded here, once: every retry and replay
-      // of this run reads exactly the same records.
+      // of this run reads exactly the same records. A topic that does not exist fails the run at
+      // once (SourceNotFound, naming it), before it asks for admission.
+      if (spec.source.kind === 'kafka') {
+        setCurrentDetails(`**queued**: reading the end offsets of Kafka topic ${spec.source.topic}`);
+      }
       const binding =
         spec.source.kind === 'kafka'
           ? {
@@ -213,16 +217,9 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
       if (cancelReason) return { pipeline: spec.name, partition: input.partition, state: 'cancelled' };
       throw err; // a Temporal cancellation: the run ends Cancelled
     }
-    st.error = rootMessage(err);
+    st.error = rootCauseMessage(err);
     setState('failed', st.error);
     await tellParent('failed', st.error);
     throw err;
   }
-}
-
-/** The innermost cause's message: "bad SQL ..." rather than "Activity task failed". */
-function rootMessage(err: unknown): string {
-  let e: unknown = err;
-  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
-  return e instanceof Error ? e.message : String(e);
 }
