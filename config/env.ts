@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../lib/project-root';
+import { parseOrThrow } from '../lib/zod-issues';
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7233');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. http://127.0.0.1:8081' });
@@ -107,29 +108,26 @@ export class ConfigError extends Error {
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const known = new Set(Object.keys(EnvSchema.shape));
   const relevant: Record<string, string> = {};
-  const problems: string[] = [];
+  const unknown: string[] = [];
   for (const [key, value] of Object.entries(source)) {
     if (value === undefined || value === '') continue;
     if (known.has(key)) relevant[key] = value;
-    else if (key.startsWith('SLUICE_')) problems.push(`${key}: unknown variable${suggest(key, known)}`);
+    else if (key.startsWith('SLUICE_')) unknown.push(`${key}: unknown variable${suggest(key, known)}`);
   }
-  const parsed = EnvSchema.safeParse(relevant);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
+  // Checked on the raw values, so that it is reported together with every other problem.
+  const tls =
+    Boolean(relevant.TEMPORAL_TLS_CERT) !== Boolean(relevant.TEMPORAL_TLS_KEY)
+      ? ['TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: set both (mTLS needs the certificate and its key) or neither']
+      : [];
+  const env = parseOrThrow(EnvSchema, relevant, (_lines, error) => {
+    const wrong = error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '(environment)');
-      problems.push(`${name}: ${issue.message} (got ${JSON.stringify(relevant[name] ?? null)})`);
-    }
-  }
-  if (parsed.success) {
-    const e = parsed.data;
-    if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
-      problems.push(
-        'TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: set both (mTLS needs the certificate and its key) or neither',
-      );
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return parsed.data!;
+      return `${name}: ${issue.message} (got ${JSON.stringify(relevant[name] ?? null)})`;
+    });
+    return new ConfigError([...unknown, ...wrong, ...tls]);
+  });
+  if (unknown.length > 0 || tls.length > 0) throw new ConfigError([...unknown, ...tls]);
+  return env;
 }
 
 function suggest(key: string, known: Set<string>): string {

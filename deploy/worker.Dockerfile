@@ -3,7 +3,7 @@
 FROM node:20-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npx tsc -p tsconfig.build.json
 
@@ -19,7 +19,7 @@ ADD https://repo.maven.apache.org/maven2/org/apache/spark/spark-sql-kafka-0-10_2
     /opt/sluice/jars/
 WORKDIR /opt/sluice/app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY --from=build /src/dist ./dist
 COPY jobs ./jobs
 CMD ["node", "dist/workers/main.js"]

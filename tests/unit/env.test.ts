@@ -44,9 +44,15 @@ test('an unknown SLUICE_ variable is an error, with a suggestion', () => {
   ]);
 });
 
-test('every problem is reported at once, and TLS needs both certificate and key', () => {
-  const problems = problemsOf({ TEMPORAL_ADDRESS: 'x', TEMPORAL_TLS_CERT: '/c.pem' });
-  expect(problems).toEqual(['TEMPORAL_ADDRESS: expected host:port, e.g. 127.0.0.1:7233 (got "x")']);
+test('every problem is reported at once: unknown, wrong and inconsistent variables together', () => {
+  expect(problemsOf({ SLUICE_KAFKA_BROKER: 'a:1', TEMPORAL_ADDRESS: 'x', TEMPORAL_TLS_CERT: '/c.pem' })).toEqual([
+    'SLUICE_KAFKA_BROKER: unknown variable (did you mean SLUICE_KAFKA_BROKERS?)',
+    'TEMPORAL_ADDRESS: expected host:port, e.g. 127.0.0.1:7233 (got "x")',
+    'TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: set both (mTLS needs the certificate and its key) or neither',
+  ]);
+});
+
+test('TLS needs both certificate and key', () => {
   expect(problemsOf({ TEMPORAL_TLS_CERT: '/c.pem' })).toEqual([
     'TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: set both (mTLS needs the certificate and its key) or neither',
   ]);
