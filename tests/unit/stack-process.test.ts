@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isAlive, pidFile, readPidRecord, startDaemon, stopDaemon } from '../../stack/process';
+import { until } from '../../lib/poll';
 import { procStartTime } from '../../lib/process';
 
 let runDir: string;
@@ -24,17 +25,21 @@ test('a daemon runs in its own process group with its output in its log file, an
   });
   expect(isAlive(rec)).toBe(true);
   expect(readPidRecord(runDir, 'd')).toEqual(rec);
-  for (let i = 0; i < 50 && !/child=\d+/.test(fs.readFileSync(logFile, 'utf8')); i++)
-    await new Promise((r) => setTimeout(r, 50));
-  const log = fs.readFileSync(logFile, 'utf8');
+  const log = await until('the daemon to log its child', () => {
+    const text = fs.readFileSync(logFile, 'utf8');
+    return /child=\d+/.test(text) ? text : undefined;
+  });
   expect(log).toContain('hello-from-daemon');
   const child = Number(/child=(\d+)/.exec(log)![1]);
   expect(procStartTime(child)).toBeDefined();
 
   expect(await stopDaemon(runDir, 'd', 5000)).toBe(true);
   expect(isAlive(rec)).toBe(false);
-  for (let i = 0; i < 50 && procStartTime(child) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
-  expect(procStartTime(child)).toBeUndefined();
+  // The child outlived its leader in the group: stopDaemon ends it too (the kernel may take a moment).
+  await until('the daemon child to be gone', () => (procStartTime(child) === undefined ? true : undefined), {
+    timeoutMs: 5000,
+    intervalMs: 50,
+  });
   expect(fs.existsSync(pidFile(runDir, 'd'))).toBe(false);
 });
 

@@ -34,6 +34,7 @@ import {
 import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
 import { until } from '../../lib/poll';
+import { historyEvents, isIdle } from '../helpers/history';
 
 jest.setTimeout(300_000);
 
@@ -299,8 +300,16 @@ test('a backfill keeps a sliding window, goes on past a failed partition, pauses
     return p.running.length === 0 && p.done === 2 ? p : undefined;
   });
   expect(paused).toMatchObject({ paused: true, remaining: 3 });
-  await new Promise((r) => setTimeout(r, 500));
-  expect((await h.query(progress)).running).toEqual([]); // paused: nothing new starts
+  // Paused, nothing new starts: once the backfill is idle after both children reported, its
+  // history holds no child started after the pause signal.
+  const events = await until('the paused backfill to be idle', async () => {
+    const ev = await historyEvents(h);
+    return isIdle(ev) ? ev : undefined;
+  });
+  const pausedAt = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'pause');
+  expect(pausedAt).toBeGreaterThan(0);
+  expect(events.slice(pausedAt).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+  expect((await h.query(progress)).running).toEqual([]);
 
   failing.delete('2026-11-21T01');
   await h.signal(retryPartitions, {});

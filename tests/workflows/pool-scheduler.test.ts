@@ -26,6 +26,7 @@ import {
 import { recordHistory } from '../helpers/histories';
 import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
 import { until } from '../../lib/poll';
+import { completedActivities, historyEvents } from '../helpers/history';
 
 jest.setTimeout(600_000);
 
@@ -186,8 +187,13 @@ test('a holder terminated while holding is reclaimed within the bound; a live lo
   // Bound: one check interval plus the check itself (a describe per holder) and a workflow task.
   expect(reclaimMs).toBeLessThan(intervalMs + 4000);
 
-  // Several intervals later the live holder still holds its grant.
-  await new Promise((r) => setTimeout(r, 5 * intervalMs));
+  // Three more liveness checks later (each one a completed findGoneHolders in the scheduler's
+  // history), the live holder still holds its grant.
+  const checksBefore = completedActivities(await historyEvents(pool)).filter((a) => a === 'findGoneHolders').length;
+  await until('three more liveness checks', async () => {
+    const checks = completedActivities(await historyEvents(pool)).filter((a) => a === 'findGoneHolders').length;
+    return checks >= checksBefore + 3 ? true : undefined;
+  });
   const s = await pool.query(poolState);
   expect(s.running.map((g) => g.holderWorkflowId)).toEqual(['lease-live']);
   expect(s.counters.reclaimed).toBe(1);
