@@ -1,4 +1,5 @@
 import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
+import { until } from '../lib/poll';
 
 /** Offsets of one topic: partition → offset (Kafka's own JSON shape for Spark's starting/endingOffsets). */
 export type PartitionOffsets = Record<string, number>;
@@ -226,7 +227,19 @@ async function readProduceMarker(
   group: string,
   topic: string,
 ): Promise<ProducedRange | undefined> {
-  const offsets = await client.withAdmin((admin) => admin.fetchOffsets({ groupId: group, topics: [topic] }));
+  // kafkajs' admin does not retry a group coordinator that is still moving or loading (seen on a
+  // fresh broker: NOT_COORDINATOR_FOR_GROUP for a new group): ask again, as its consumers would.
+  const offsets = await until(
+    `the offsets of consumer group ${group}`,
+    () =>
+      client
+        .withAdmin((admin) => admin.fetchOffsets({ groupId: group, topics: [topic] }))
+        .catch((err: unknown) => {
+          if ((err as { retriable?: boolean }).retriable) return undefined;
+          throw err;
+        }),
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
   const withMetadata = offsets.flatMap((t) => t.partitions).find((p) => Number(p.offset) >= 0 && p.metadata);
   return withMetadata ? (JSON.parse(withMetadata.metadata!) as ProducedRange) : undefined;
 }

@@ -41,7 +41,8 @@ export interface HelloPipelineResult {
 
 const engine = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
+  // A worker killed mid-step is noticed within this; the retry follows the job it had started.
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
 const quick = proxyActivities<Activities>({
