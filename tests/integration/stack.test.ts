@@ -62,3 +62,12 @@ test('bad CLI arguments are rejected with a clear message and exit code 2', () =
   expect(unknown.status).toBe(2);
   expect(unknown.stderr).toMatch(/unknown command 'sideways'/);
 });
+
+test('the stack reads its settings through the one configuration: a misspelt SLUICE_ variable fails it', () => {
+  const r = sluice(['stack', 'status'], { ...process.env, SLUICE_STAK_DIR: '/tmp/elsewhere' });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain('SLUICE_STAK_DIR: unknown variable (did you mean SLUICE_STACK_DIR?)');
+  const bad = sluice(['stack', 'up'], { ...process.env, SLUICE_SPARK_WORKER_MEMORY: 'lots' });
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toContain('SLUICE_SPARK_WORKER_MEMORY: expected a size such as 4g or 512m (got "lots")');
+});
