@@ -11,7 +11,8 @@ export interface ActivityDeps {
   kafka: KafkaClient;
   brokers: string[];
   spark: SparkConfig;
-  flink: { restUrl: string; gatewayUrl: string };
+  /** `requestTimeoutMs`: per request to the SQL Gateway (@default 30_000). */
+  flink: { restUrl: string; gatewayUrl: string; requestTimeoutMs?: number };
   /** The lake's root folder. */
   lake: string;
   /** A Temporal client for activities that read other workflows (the pool's liveness check). */

@@ -229,7 +229,9 @@ async function submitFlinkInsert(
   input: { name: string; ddl: string[]; insert: string; properties?: Record<string, string> },
   jobId: string,
 ): Promise<void> {
-  const session = await SqlGatewaySession.open(deps.flink.gatewayUrl, input.name, input.properties);
+  const session = await SqlGatewaySession.open(deps.flink.gatewayUrl, input.name, input.properties, {
+    requestTimeoutMs: deps.flink.requestTimeoutMs,
+  });
   try {
     for (const statement of input.ddl) {
       await session.execute(statement.replaceAll('${KAFKA_BROKERS}', deps.brokers.join(',')));

@@ -58,20 +58,36 @@ interface ResultPage {
  */
 export const FIXED_JOB_ID_KEY = '$internal.pipeline.job-id';
 
+export interface SqlGatewayOptions {
+  /** Each request to the gateway fails (retryably) after this long without an answer. @default 30_000 */
+  requestTimeoutMs?: number;
+}
+
 export class SqlGatewaySession {
   private constructor(
     private readonly base: string,
     readonly handle: string,
+    private readonly requestTimeoutMs: number,
   ) {}
 
   /** Opens a session; `properties` are session-wide Flink settings (e.g. execution.runtime-mode). */
-  static async open(gatewayUrl: string, name: string, properties: Record<string, string> = {}) {
+  static async open(
+    gatewayUrl: string,
+    name: string,
+    properties: Record<string, string> = {},
+    { requestTimeoutMs = 30_000 }: SqlGatewayOptions = {},
+  ) {
     const base = joinUrl(gatewayUrl, '/v3');
     const { sessionHandle } = await call<{ sessionHandle: string }>(`${base}/sessions`, {
       method: 'POST',
       body: { sessionName: name, properties },
+      timeoutMs: requestTimeoutMs,
     });
-    return new SqlGatewaySession(base, sessionHandle);
+    return new SqlGatewaySession(base, sessionHandle, requestTimeoutMs);
+  }
+
+  private call<T>(url: string, opts: RequestOptions = {}): Promise<T> {
+    return call<T>(url, { timeoutMs: this.requestTimeoutMs, ...opts });
   }
 
   /**
@@ -86,7 +102,7 @@ export class SqlGatewaySession {
     executionConfig: Record<string, string> = {},
     timeoutMs = 120_000,
   ): Promise<{ jobId?: string; columns: string[]; rows: unknown[][] }> {
-    const { operationHandle } = await call<{ operationHandle: string }>(
+    const { operationHandle } = await this.call<{ operationHandle: string }>(
       `${this.base}/sessions/${this.handle}/statements`,
       { method: 'POST', body: { statement, executionConfig } },
     );
@@ -95,7 +111,7 @@ export class SqlGatewaySession {
     const status = await until(
       () => `the statement to finish (still ${last}): ${statement.slice(0, 120)}`,
       async () => {
-        last = (await call<{ status: OperationStatus }>(`${op}/status`)).status;
+        last = (await this.call<{ status: OperationStatus }>(`${op}/status`)).status;
         if (last === 'CANCELED' || last === 'CLOSED' || last === 'TIMEOUT') {
           throw new Error(`statement ended ${last}: ${statement.slice(0, 200)}`);
         }
@@ -110,7 +126,7 @@ export class SqlGatewaySession {
     while (next) {
       let page: ResultPage;
       try {
-        page = await call<ResultPage>(next.startsWith('http') ? next : `${this.base.replace(/\/v3$/, '')}${next}`);
+        page = await this.call<ResultPage>(next.startsWith('http') ? next : `${this.base.replace(/\/v3$/, '')}${next}`);
       } catch (err) {
         // Fetching the results of an ERROR operation is how Flink reports its refusal: that answer
         // is the engine's own "no". Any other failure (a timeout, a reset) is the network's.
@@ -131,12 +147,12 @@ export class SqlGatewaySession {
     if (status === 'ERROR') {
       throw new FlinkSqlRejected(`statement ended in ERROR without a reason [in: ${statement.slice(0, 160)}]`);
     }
-    await call(`${op}/close`, { method: 'DELETE' }).catch(() => undefined);
+    await this.call(`${op}/close`, { method: 'DELETE' }).catch(() => undefined);
     return { jobId, columns, rows };
   }
 
   async close(): Promise<void> {
-    await call(`${this.base}/sessions/${this.handle}`, { method: 'DELETE' }).catch(() => undefined);
+    await this.call(`${this.base}/sessions/${this.handle}`, { method: 'DELETE' }).catch(() => undefined);
   }
 }
 
