@@ -3,7 +3,7 @@ import type { KafkaClient } from '../engines/kafka';
 import type { SparkConfig } from '../engines/spark';
 
 /**
- * What the activities are built from: engine clients and settings (STYLE: activities get their
+ * What the activities are built from: engine clients and settings (docs/architecture.md#layers: activities get their
  * clients, so tests pass real or fake ones). The worker builds it from the configuration
  * (workers/deps.ts); nothing here knows where the settings came from.
  */

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 
-/** The lake's layout: `<lake>/<pipeline>/<layer>/<partition>/part-*.parquet` (DESIGN.md §4). */
+/** The lake's layout: `<lake>/<pipeline>/<layer>/<partition>/part-*.parquet` (docs/architecture.md#engines). */
 export type LakeLayer = 'batch' | 'stream' | 'merged';
 
 export function partitionPath(lake: string, pipeline: string, layer: LakeLayer, partition: string): string {

@@ -7,7 +7,7 @@
  * state stays per run), and building a few hundred zod schemas costs a few milliseconds each time
  * — for every holder, pipeline and pool run, although only a pool or a pipeline ever parses. Built
  * on first use, a run that never parses never pays. (zod itself is evaluated once and shared, see
- * `workflows/preload.ts`.)
+ * `lib/zod-shared.ts`, which `workers/bundle.ts` preloads.)
  */
 export function once<T>(build: () => T): () => T {
   let built: { value: T } | undefined;

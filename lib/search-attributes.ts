@@ -1,9 +1,9 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /**
- * Sluice's typed search attributes (DESIGN.md §6). The dev server registers them at start
+ * Sluice's typed search attributes (docs/architecture.md#operating). The dev server registers them at start
  * (`sluice stack up`); a production cluster needs `temporal operator search-attribute create`
- * for each (see README). Pure: importable from workflow code.
+ * for each (see docs/operations.md). Pure: importable from workflow code.
  */
 export const SluicePipeline = defineSearchAttributeKey('SluicePipeline', SearchAttributeType.KEYWORD);
 export const SluiceKind = defineSearchAttributeKey('SluiceKind', SearchAttributeType.KEYWORD);

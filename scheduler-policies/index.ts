@@ -1,5 +1,5 @@
 /**
- * Scheduling policies for a resource pool's admission controller (DESIGN.md §3): pure,
+ * Scheduling policies for a resource pool's admission controller (docs/architecture.md#scheduling-policies): pure,
  * deterministic functions of a {@link PoolSnapshot}, safe to import from Temporal workflow code
  * (no clock, no randomness, no I/O; the only dependency is zod).
  *

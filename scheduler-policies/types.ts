@@ -1,5 +1,5 @@
 /**
- * The shapes every scheduling policy speaks (DESIGN.md §3). They are plain JSON so the pool
+ * The shapes every scheduling policy speaks (docs/architecture.md#scheduling-policies). They are plain JSON so the pool
  * scheduler workflow can keep them in its state and carry them across continue-as-new.
  */
 

@@ -11,7 +11,7 @@ import { run } from './exec';
 import type { EngineLayout } from './install';
 import type { StackPaths } from './paths';
 
-/** Fixed local-stack endpoints, all on loopback (DESIGN.md §5). */
+/** Fixed local-stack endpoints, all on loopback (docs/architecture.md#local-stack). */
 export const LOCAL = {
   host: '127.0.0.1',
   temporalPort: 7233,

@@ -1,5 +1,5 @@
 /**
- * Every signal, query and update of Sluice, defined once (DESIGN.md §3). The TypeScript name matches
+ * Every signal, query and update of Sluice, defined once (docs/architecture.md#admission-protocol). The TypeScript name matches
  * the wire name, and a shipped name is never changed: names live in workflow histories forever.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';

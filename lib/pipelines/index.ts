@@ -1,5 +1,5 @@
 /**
- * Pipelines as code (DESIGN.md §2): the spec and its validation, partitions, and the compiler from
+ * Pipelines as code (docs/architecture.md#pipelines-as-code): the spec and its validation, partitions, and the compiler from
  * the declarative computation to Spark SQL. Pure and deterministic (the only dependency is zod),
  * so workflow code may import it.
  *
@@ -13,7 +13,6 @@ export {
   declarativeOutputNames,
   definePipeline,
   EVENT_TIME_COLUMN,
-  formatIssues,
   InvalidPipelineSpec,
   isDeclarative,
   parsePipelineSpec,

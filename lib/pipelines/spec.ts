@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { once } from '../lazy';
 import { NAME_PATTERN } from '../names';
-import { formatZodIssues } from '../zod-issues';
+import { parseOrThrow } from '../zod-issues';
 import { DURATION_SYNTAX, parseDuration } from './duration';
 import { PARTITION_MS, type Partitioning } from './partitions';
 import { scanSelect } from './sql-text';
 
 /*
- * The pipeline spec (DESIGN.md §2). Everything here is pure and JSON-shaped: a parsed spec travels
+ * The pipeline spec (docs/architecture.md#pipelines-as-code). Everything here is pure and JSON-shaped: a parsed spec travels
  * in workflow inputs and is re-validated with `parsePipelineSpec` wherever it arrives as JSON.
  *
  * Layout, so that streaming and lambda pipelines can be added without breaking batch ones: the
@@ -233,7 +233,7 @@ const specSchemas = once(() => {
 
   // ---- engine settings and validation
 
-  /** How a batch run is admitted to a resource pool and sized (DESIGN.md §3). */
+  /** How a batch run is admitted to a resource pool and sized (docs/architecture.md#pools). */
   const BatchSettingsSchema = strict({
     /** Resource pool the runs are admitted to. */
     pool: text(),
@@ -398,15 +398,12 @@ export class InvalidPipelineSpec extends Error {
   }
 }
 
-/** @deprecated Use `formatZodIssues` (lib/zod-issues.ts); kept while lib/pipelines/index.ts re-exports it. */
-export { formatZodIssues as formatIssues };
-
 /** Validates a spec that arrived as data (JSON, workflow input); throws {@link InvalidPipelineSpec}. */
 export function parsePipelineSpec(input: unknown): PipelineSpec {
-  const result = PipelineSpecSchema.safeParse(input);
-  if (result.success) return result.data;
-  const name = input !== null && typeof input === 'object' ? (input as { name?: unknown }).name : undefined;
-  throw new InvalidPipelineSpec(formatZodIssues(result.error), typeof name === 'string' ? name : undefined);
+  return parseOrThrow(PipelineSpecSchema, input, (issues) => {
+    const name = input !== null && typeof input === 'object' ? (input as { name?: unknown }).name : undefined;
+    return new InvalidPipelineSpec(issues, typeof name === 'string' ? name : undefined);
+  });
 }
 
 /**

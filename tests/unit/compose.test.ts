@@ -27,7 +27,7 @@ test('docker-compose.yml is valid against the Compose specification schema', () 
   expect(ok).toBe(true);
 });
 
-test('it describes the production topology of DESIGN.md §5', () => {
+test('it describes the production topology of docs/architecture.md#local-stack', () => {
   expect(Object.keys(compose.services).sort()).toEqual(
     [
       'flink-jobmanager',

@@ -1,5 +1,5 @@
 /**
- * The state of one resource pool, as a plain class the scheduler workflow delegates to (STYLE.md:
+ * The state of one resource pool, as a plain class the scheduler workflow delegates to (docs/architecture.md#pools:
  * an entity workflow keeps its state in a class; handlers call it; the main body waits). Pure and
  * deterministic: the caller passes `now`; nothing here touches Temporal, so it is unit-tested alone.
  *
