@@ -13,6 +13,8 @@ import { parseEnv } from '../config/env';
 import { endOffsets, ensureTopic, produceJson } from '../engines/kafka';
 import { sparkSubmitCommand, type SparkSqlJob } from '../engines/spark';
 import { compileBatch, definePipeline } from '../lib/pipelines';
+import { pageViews } from '../pipelines/page-views';
+import { localSparkDefaults } from '../stack/install';
 import { depsFromEnv } from '../workers/deps';
 import { createSluiceWorker } from '../workers/worker';
 import { batchPipelineWorkflow, poolSchedulerWorkflow } from '../workflows';
@@ -42,7 +44,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const id = Date.now().toString(36);
   const taskQueue = `bench-batch-${id}`;
   const env = parseEnv({ ...process.env, SLUICE_TASK_QUEUE: taskQueue });
-  const deps = depsFromEnv(env);
+  const deps = depsFromEnv(env, localSparkDefaults(env));
   const topic = `bench-batch-${id}`;
   const partition = '2026-11-20T05';
   const start = Date.UTC(2026, 10, 20, 5);
@@ -60,31 +62,18 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       ts: start + Math.floor((i * 3_600_000) / eventCount),
     })),
   );
+  // The page-views example pipeline, on the benchmark's own topic and pool.
+  if (pageViews.source.kind !== 'kafka') throw new Error('page-views reads Kafka');
   const pipeline = definePipeline({
+    ...pageViews,
     name: `bench-${id}`,
-    kind: 'batch',
-    source: {
-      kind: 'kafka',
-      topic,
-      format: 'json',
-      schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' },
-      eventTime: 'ts',
-    },
-    transform: {
-      window: { tumbling: '15 minutes' },
-      groupBy: ['page'],
-      aggregates: [
-        { fn: 'count', as: 'views' },
-        { fn: 'sum', column: 'amount', as: 'total' },
-      ],
-    },
-    partitioning: 'hour',
-    batch: { pool: `bench-${id}`, tenant: 'bench', resources: { cpu: 1, memoryMb: 1024 } },
+    source: { ...pageViews.source, topic },
+    batch: { ...pageViews.batch, pool: `bench-${id}`, tenant: 'bench' },
   });
 
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  const { worker, connection: wc } = await createSluiceWorker({ env });
+  const { worker, connection: wc } = await createSluiceWorker({ env, sparkDefaults: localSparkDefaults(env) });
   const running = worker.run();
   const pool = await client.workflow.start(poolSchedulerWorkflow, {
     taskQueue,

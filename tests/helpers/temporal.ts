@@ -1,5 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { ActivityDeps } from '../../activities/deps';
 import { SEARCH_ATTRIBUTES } from '../../lib/search-attributes';
 import { installedLayout } from '../../stack/install';
 import { bundleSluiceWorkflows } from '../../workers/bundle';
@@ -22,4 +24,52 @@ export function createTestEnv(extraArgs: string[] = []): Promise<TestWorkflowEnv
 /** Bundle the workflow code once per suite (bundling per worker is slow). */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleSluiceWorkflows();
+}
+
+export interface SuiteWorker {
+  /** Task queue served by this worker. */
+  taskQueue: string;
+  /** Extra Worker options (concurrency, heartbeat throttle...). */
+  options?: Partial<Omit<WorkerOptions, 'connection' | 'taskQueue' | 'workflowBundle' | 'activities'>>;
+}
+
+export interface WorkflowSuite {
+  env: TestWorkflowEnvironment;
+  workers: Worker[];
+  /** Shuts the workers down, waits for them, tears the dev server down. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The set-up of a workflow suite, written once: a dev server, the workflow bundle, and one worker
+ * per task queue running the given activities plus the pool's real ones (liveness check and
+ * admission signals, against the suite's own server).
+ */
+export async function startWorkflowSuite(
+  workers: SuiteWorker[],
+  { activities = {}, serverArgs = [] }: { activities?: object; serverArgs?: string[] } = {},
+): Promise<WorkflowSuite> {
+  const [env, workflowBundle] = await Promise.all([createTestEnv(serverArgs), bundleWorkflows()]);
+  const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
+  const created = await Promise.all(
+    workers.map(({ taskQueue, options }) =>
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue,
+        workflowBundle,
+        activities: { findGoneHolders, signalPool, ...activities },
+        ...options,
+      }),
+    ),
+  );
+  const running = created.map((w) => w.run());
+  return {
+    env,
+    workers: created,
+    async stop() {
+      for (const w of created) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.all(running);
+      await env.teardown();
+    },
+  };
 }

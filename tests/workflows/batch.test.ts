@@ -8,10 +8,8 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities, type Activities } from '../../activities';
+import type { Activities } from '../../activities';
 import { definePipeline } from '../../lib/pipelines';
-import type { ActivityDeps } from '../../activities/deps';
 import {
   backfillWorkflow,
   backfillWorkflowId,
@@ -32,16 +30,14 @@ import {
   status,
 } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
-import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
+import { startWorkflowSuite, type WorkflowSuite } from '../helpers/temporal';
 import { until } from '../../lib/poll';
 import { historyEvents, isIdle } from '../helpers/history';
 
 jest.setTimeout(300_000);
 
+let suite: WorkflowSuite;
 let env: TestWorkflowEnvironment;
-let workflowBundle: WorkflowBundleWithSourceMap;
-let worker: Worker;
-let running: Promise<void>;
 const taskQueue = 'batch-tests';
 
 /** Spark steps by partition: each waits for its gate (or fails when told to). */
@@ -103,16 +99,12 @@ const spec = definePipeline({
 });
 
 beforeAll(async () => {
-  [env, workflowBundle] = await Promise.all([createTestEnv(), bundleWorkflows()]);
-  const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
-    activities: { ...fakes, findGoneHolders, signalPool },
-    maxHeartbeatThrottleInterval: '2 seconds', // as Sluice's worker (workers/worker.ts)
-  });
-  running = worker.run();
+  suite = await startWorkflowSuite(
+    // as Sluice's worker (workers/worker.ts)
+    [{ taskQueue, options: { maxHeartbeatThrottleInterval: '2 seconds' } }],
+    { activities: fakes },
+  );
+  env = suite.env;
   await env.client.workflow.start(poolSchedulerWorkflow, {
     taskQueue,
     workflowId: 'pool/wf',
@@ -124,9 +116,7 @@ afterAll(async () => {
     .getHandle('pool/wf')
     .terminate('done')
     .catch(() => undefined);
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await suite?.stop();
 });
 
 const stateOf = async (h: WorkflowHandle) => (await h.query(status)).state;

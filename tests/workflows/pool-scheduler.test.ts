@@ -11,10 +11,7 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import type { PolicyConfig, ResourceVector } from '../../scheduler-policies';
-import type { ActivityDeps } from '../../activities/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow, type PoolOptions } from '../../workflows';
 import {
   configurePool,
@@ -24,35 +21,21 @@ import {
   type RequestRecord,
 } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
-import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
+import { startWorkflowSuite, type WorkflowSuite } from '../helpers/temporal';
 import { until } from '../../lib/poll';
 import { completedActivities, historyEvents } from '../helpers/history';
 
 jest.setTimeout(600_000);
 
+let suite: WorkflowSuite;
 let env: TestWorkflowEnvironment;
-let workflowBundle: WorkflowBundleWithSourceMap;
-let worker: Worker;
-let running: Promise<void>;
 const taskQueue = 'pool-tests';
 
 beforeAll(async () => {
-  [env, workflowBundle] = await Promise.all([createTestEnv(), bundleWorkflows()]);
-  const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
-    activities: { findGoneHolders, signalPool },
-    maxConcurrentWorkflowTaskExecutions: 20,
-  });
-  running = worker.run();
+  suite = await startWorkflowSuite([{ taskQueue, options: { maxConcurrentWorkflowTaskExecutions: 20 } }]);
+  env = suite.env;
 });
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(() => suite?.stop());
 
 async function startPool(
   name: string,

@@ -12,12 +12,9 @@
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
-import type { ActivityDeps } from '../../activities/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow, type PoolOptions } from '../../workflows';
 import { poolState, requestRecords } from '../../workflows/messages';
-import { bundleWorkflows, createTestEnv } from '../helpers/temporal';
+import { startWorkflowSuite, type WorkflowSuite } from '../helpers/temporal';
 import { until } from '../../lib/poll';
 
 jest.setTimeout(600_000);
@@ -27,29 +24,17 @@ const HOLDERS = 150;
 const poolQueue = 'limit-pools';
 const holderQueue = 'limit-holders';
 
+let suite: WorkflowSuite;
 let env: TestWorkflowEnvironment;
-let workers: Worker[];
-let running: Promise<void>[];
 
 beforeAll(async () => {
-  const [e, workflowBundle] = await Promise.all([
-    createTestEnv(['--dynamic-config-value', `limit.numPendingSignals.error=${PENDING_SIGNALS_LIMIT}`]),
-    bundleWorkflows(),
-  ]);
-  env = e;
-  const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
-  const common = { connection: env.nativeConnection, workflowBundle, activities: { findGoneHolders, signalPool } };
-  workers = await Promise.all([
-    Worker.create({ ...common, taskQueue: poolQueue }),
-    Worker.create({ ...common, taskQueue: holderQueue, maxConcurrentWorkflowTaskExecutions: 50 }),
-  ]);
-  running = workers.map((w) => w.run());
+  suite = await startWorkflowSuite(
+    [{ taskQueue: poolQueue }, { taskQueue: holderQueue, options: { maxConcurrentWorkflowTaskExecutions: 50 } }],
+    { serverArgs: ['--dynamic-config-value', `limit.numPendingSignals.error=${PENDING_SIGNALS_LIMIT}`] },
+  );
+  env = suite.env;
 });
-afterAll(async () => {
-  for (const w of workers ?? []) w.shutdown();
-  await Promise.all(running ?? []);
-  await env?.teardown();
-});
+afterAll(() => suite?.stop());
 
 /**
  * A pool of capacity `HOLDERS`: a first holder takes all of it, `HOLDERS - 1` more queue behind it

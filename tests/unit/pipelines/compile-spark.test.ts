@@ -8,9 +8,8 @@ import {
   InvalidSourceBinding,
   sparkSchemaDdl,
   type PipelineSpec,
-  type PipelineSpecInput,
 } from '../../../lib/pipelines';
-import { changed, kafkaSpec } from './helpers';
+import { changed, kafkaSpec, lakeSqlSpec } from './helpers';
 
 const KAFKA = { startingOffsets: 'earliest', endingOffsets: { '0': 120, '1': 80 } } as const;
 const pageViews = definePipeline(kafkaSpec());
@@ -198,20 +197,7 @@ FROM \`events\``);
 });
 
 describe('compileBatch: raw SQL and lake sources', () => {
-  const lake = {
-    name: 'daily-pages',
-    kind: 'batch',
-    source: {
-      kind: 'lake',
-      pipeline: 'page-views',
-      layer: 'batch',
-      schema: { window_start: 'timestamp', page: 'string', views: 'bigint' },
-      eventTime: 'window_start',
-    },
-    transform: { sql: '  SELECT page, SUM(views) AS views\nFROM events\nGROUP BY page\n' },
-    partitioning: 'day',
-    batch: { pool: 'default', tenant: 'web', resources: { cpu: 1, memoryMb: 512 } },
-  } satisfies PipelineSpecInput;
+  const lake = lakeSqlSpec();
   const EVENTS_DAY = `WITH \`events\` AS (
   SELECT *
   FROM (

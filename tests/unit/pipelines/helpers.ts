@@ -10,6 +10,26 @@ export function kafkaSpec(): PipelineSpecInput {
   return spec as PipelineSpecInput;
 }
 
+const LAKE_SQL_SPEC = {
+  name: 'daily-pages',
+  kind: 'batch',
+  source: {
+    kind: 'lake',
+    pipeline: 'page-views',
+    layer: 'batch',
+    schema: { window_start: 'timestamp', page: 'string', views: 'bigint' },
+    eventTime: 'window_start',
+  },
+  transform: { sql: '  SELECT page, SUM(views) AS views\nFROM events\nGROUP BY page\n' },
+  partitioning: 'day',
+  batch: { pool: 'default', tenant: 'web', resources: { cpu: 1, memoryMb: 512 } },
+} satisfies PipelineSpecInput;
+
+/** A valid lake-sourced daily spec with raw SQL (pages per day over page-views), a fresh copy each call. */
+export function lakeSqlSpec(): PipelineSpecInput {
+  return structuredClone(LAKE_SQL_SPEC);
+}
+
 /**
  * A copy of `spec` (default {@link kafkaSpec}) with fields changed, by dotted path
  * (`'transform.aggregates.1.column'`); `undefined` deletes the field.

@@ -8,31 +8,26 @@ import {
   type PipelineSpec,
   type PipelineSpecInput,
 } from '../../../lib/pipelines';
-import { changed, issuesOf, kafkaSpec } from './helpers';
+import { changed, issuesOf, kafkaSpec, lakeSqlSpec } from './helpers';
 
-const lakeSql = {
-  name: 'daily-pages',
-  kind: 'batch',
-  source: {
-    kind: 'lake',
-    pipeline: 'page-views',
-    layer: 'merged',
-    schema: { window_start: 'timestamp', page: 'string', views: 'bigint' },
-    eventTime: 'window_start',
+/** A lake-sourced spec with every optional field of `batch` and `validate` set. */
+const lakeSql = changed(
+  {
+    'source.layer': 'merged',
+    'transform.sql': 'SELECT page, SUM(views) AS views FROM events GROUP BY page',
+    batch: {
+      pool: 'p',
+      tenant: 't',
+      queue: 'etl',
+      priority: 5,
+      resources: { cpu: 0.5, memoryMb: 512 },
+      estimatedRuntimeMs: 1,
+      preemptible: true,
+    },
+    validate: { minRows: 1, requiredColumns: ['page', 'anything_raw_sql_makes'] },
   },
-  transform: { sql: 'SELECT page, SUM(views) AS views FROM events GROUP BY page' },
-  partitioning: 'day',
-  batch: {
-    pool: 'p',
-    tenant: 't',
-    queue: 'etl',
-    priority: 5,
-    resources: { cpu: 0.5, memoryMb: 512 },
-    estimatedRuntimeMs: 1,
-    preemptible: true,
-  },
-  validate: { minRows: 1, requiredColumns: ['page', 'anything_raw_sql_makes'] },
-} satisfies PipelineSpecInput;
+  lakeSqlSpec(),
+) as PipelineSpecInput;
 
 describe('pipeline spec: valid specs', () => {
   it('parses the declarative Kafka spec and fills in the defaults', () => {
