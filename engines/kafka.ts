@@ -28,7 +28,7 @@ export class TopicNotFound extends Error {
  * "Restarting the consumer" follows a crash that is logged on its own line when it matters.
  */
 const RETRIABLE =
-  /coordinator is (not available|loading)|not the correct coordinator|leader(ship)? (is )?not available|There is no leader|Restarting the consumer/i;
+  /coordinator is (not available|loading)|not the correct coordinator|leader(ship)? (is )?not available|There is no leader|Restarting the consumer|another concurrent operation on the same transaction/i;
 /** True for a kafkajs log line about a condition kafkajs retries by itself. */
 export function isRetriedKafkaLog(message: string, error?: string): boolean {
   return RETRIABLE.test(`${message} ${error ?? ''}`);

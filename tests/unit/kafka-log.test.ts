@@ -15,6 +15,13 @@ describe('kafkajs log filter', () => {
     ).toBe(true);
     expect(isRetriedKafkaLog('Restarting the consumer in 300ms')).toBe(true);
     expect(isRetriedKafkaLog('Response GroupCoordinator', 'The coordinator is not available')).toBe(true);
+    // A transactional producer fencing a killed attempt while the broker still aborts its transaction.
+    expect(
+      isRetriedKafkaLog(
+        'Response InitProducerId(key: 22, version: 1)',
+        'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+      ),
+    ).toBe(true);
   });
 
   it('keeps every other error', () => {

@@ -343,8 +343,11 @@ test('a long backfill continues as new without losing a partition or running one
   const h = await env.client.workflow.start(backfillWorkflow, {
     taskQueue,
     workflowId: backfillWorkflowId(spec.name, from, to),
-    // A small threshold forces several continue-as-new boundaries on this short range.
-    args: [{ pipeline: spec, from, to, concurrency: 3, continueAsNewAfterEvents: 40 }],
+    // A small threshold forces several continue-as-new boundaries on this short range. A partition
+    // adds at least four events (child initiated, started, completed, its report) however the
+    // server batches them into workflow tasks; at 40, a loaded machine (few, large tasks) ran the
+    // ten in two generations only: at 20 every generation covers at most a few partitions.
+    args: [{ pipeline: spec, from, to, concurrency: 3, continueAsNewAfterEvents: 20 }],
   });
   const final = await h.result();
   expect(final).toMatchObject({ total: 10, done: 10, failed: [], cancelled: [], running: [], remaining: 0 });

@@ -1,0 +1,31 @@
+import { ConfigError, parseEnv } from '../../config/env';
+import { depsFromEnv } from '../../workers/deps';
+
+const problemsOf = (fn: () => unknown): string[] => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+test("a worker outside the CLI names each Spark setting it lacks (nothing below the CLI knows the local stack's install)", () => {
+  expect(problemsOf(() => depsFromEnv(parseEnv({ SLUICE_PYSPARK_PYTHON: '/usr/bin/python3' })))).toEqual([
+    "SLUICE_SPARK_HOME: unset (set it, or run the worker with `sluice worker`, which uses the local stack's engines)",
+    "SLUICE_SPARK_JARS: unset (set it, or run the worker with `sluice worker`, which uses the local stack's engines)",
+  ]);
+});
+
+test('defaults fill in what the configuration leaves unset, and the configuration wins', () => {
+  const deps = depsFromEnv(parseEnv({ SLUICE_SPARK_HOME: '/opt/spark' }), {
+    sparkHome: '/local/spark',
+    python: '/local/python',
+    jars: ['/local/a.jar'],
+  });
+  expect(deps.spark).toMatchObject({ sparkHome: '/opt/spark', python: '/local/python', jars: ['/local/a.jar'] });
+  expect(
+    depsFromEnv(parseEnv({ SLUICE_SPARK_JARS: '' }), { sparkHome: 's', python: 'p', jars: ['x'] }).spark.jars,
+  ).toEqual(['x']);
+});
