@@ -113,7 +113,7 @@ const partSchemas = once(() => {
   /** Another pipeline's output in the lake (`<lake>/<pipeline>/<layer>/<partition>/`, Parquet). */
   const LakeSourceSchema = strict({
     kind: z.literal('lake'),
-    pipeline: matching(PIPELINE_NAME, 'a pipeline name matching ^[a-z0-9][a-z0-9-]{0,62}$'),
+    pipeline: matching(PIPELINE_NAME, `a pipeline name matching ${PIPELINE_NAME.source}`),
     layer: oneOf(['batch', 'stream', 'merged']),
     ...sourceFields,
   }).superRefine((source, ctx) => checkSourceColumns(source, [], ctx));
@@ -283,7 +283,7 @@ const specSchemas = once(() => {
 
   /** A batch pipeline: one Spark run per partition, admitted to a pool, validated, published. */
   const BatchPipelineSpecSchema = strict({
-    name: matching(PIPELINE_NAME, 'a name matching ^[a-z0-9][a-z0-9-]{0,62}$'),
+    name: matching(PIPELINE_NAME, `a name matching ${PIPELINE_NAME.source}`),
     kind: z.literal('batch'),
     description: z.string({ error: expected('a string') }).optional(),
     source: SourceSchema,
