@@ -4,7 +4,9 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RequestAdmission } from '../lib/admission';
+import type { z } from 'zod';
 import type { PolicyConfig, ResourceVector } from '../scheduler-policies';
+import type { ConfigurePoolSchema } from './pool/pool-state';
 
 /** The workflow id of a pool's scheduler. */
 export const poolWorkflowId = (pool: string) => `pool/${pool}`;
@@ -44,10 +46,8 @@ export const admissionRejected = defineSignal<[AdmissionRejected]>('admissionRej
 
 // ---- operators → scheduler -------------------------------------------------------------------
 
-export interface ConfigurePool {
-  capacity?: ResourceVector;
-  policy?: PolicyConfig;
-}
+/** The `configurePool` update's argument: a new capacity, policy or both (derived from its schema). */
+export type ConfigurePool = z.input<typeof ConfigurePoolSchema>;
 export interface PoolConfigView {
   capacity: ResourceVector;
   policy: PolicyConfig;
