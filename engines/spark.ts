@@ -69,17 +69,27 @@ export interface SparkApp {
   duration?: number;
 }
 
+/** The standalone master's JSON API (`/json/`): its state, workers and applications. */
+interface MasterJson {
+  status?: string;
+  aliveworkers?: number;
+  activeapps?: SparkApp[];
+  completedapps?: SparkApp[];
+}
+
+const masterJson = (uiUrl: string, timeoutMs: number) =>
+  requestJson<MasterJson>(joinUrl(uiUrl, '/json/'), { timeoutMs });
+
 /** Applications the standalone master knows, running and completed. */
 export async function listSparkApps(uiUrl: string): Promise<{ active: SparkApp[]; completed: SparkApp[] }> {
-  const body = await requestJson<{ activeapps?: SparkApp[]; completedapps?: SparkApp[] }>(joinUrl(uiUrl, '/json/'), {
-    timeoutMs: 5000,
-  });
+  const body = await masterJson(uiUrl, 5000);
   return { active: body.activeapps ?? [], completed: body.completedapps ?? [] };
 }
 
 /** The master's own state: ALIVE with workers registered is a usable cluster. */
 export async function sparkMasterStatus(uiUrl: string): Promise<{ status?: string; aliveworkers?: number }> {
-  return requestJson(joinUrl(uiUrl, '/json/'), { timeoutMs: 2000 });
+  const { status, aliveworkers } = await masterJson(uiUrl, 2000);
+  return { status, aliveworkers };
 }
 
 const RUNNER = path.resolve(

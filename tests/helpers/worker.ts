@@ -2,6 +2,7 @@
  * The one way integration tests get a Sluice worker and its engine clients: the same worker as
  * `sluice worker` (both task queues, one bundle), in this process, on a task queue of its own.
  */
+import { Client, Connection } from '@temporalio/client';
 import type { ActivityDeps } from '../../activities/deps';
 import { parseEnv, type Env } from '../../config/env';
 import { localSparkDefaults } from '../../stack/install';
@@ -38,4 +39,10 @@ export async function startTestWorker(env: Env): Promise<RunningWorker> {
         await connection.close();
       })()),
   };
+}
+
+/** A Temporal client for `env` (the stack's server); close it with `client.connection.close()`. */
+export async function connectTestClient(env: Env): Promise<Client> {
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
 }

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { poolTaskQueue } from '../../config/env';
 import { ensureTopic, produceJson } from '../../engines/kafka';
 import { readPartition, tableRows } from '../../engines/lake';
@@ -22,7 +22,7 @@ import {
 } from '../../workflows';
 import { cancel, poolState, status } from '../../workflows/messages';
 import { until } from '../../lib/poll';
-import { startTestWorker, testDeps, testEnv, type RunningWorker } from '../helpers/worker';
+import { connectTestClient, startTestWorker, testDeps, testEnv, type RunningWorker } from '../helpers/worker';
 
 jest.setTimeout(900_000);
 
@@ -36,7 +36,6 @@ const topic = `it-batch-events-${id}`;
 const HOUR = 3_600_000;
 const day0 = Date.UTC(2026, 10, 20); // 2026-11-20T00 UTC
 
-let connection: Connection;
 let client: Client;
 let inProcess: RunningWorker | undefined;
 
@@ -46,8 +45,7 @@ function spec(name: string, override: Record<string, unknown> = {}): PipelineSpe
 }
 
 beforeAll(async () => {
-  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  client = await connectTestClient(env);
   await client.workflow.start(poolSchedulerWorkflow, {
     taskQueue: poolTaskQueue(env),
     workflowId: `pool/${poolName}`,
@@ -83,7 +81,7 @@ afterAll(async () => {
     .getHandle(`pool/${poolName}`)
     .terminate('tests done')
     .catch(() => undefined);
-  await connection?.close();
+  await client?.connection.close();
 });
 
 test('a batch pipeline over Kafka events writes the right aggregates to the lake', async () => {

@@ -4,11 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { demoEvents } from '../../activities';
 import { SluicePipeline, SluiceState } from '../../lib/search-attributes';
 import { recordHistory } from '../helpers/histories';
-import { startTestWorker, testEnv } from '../helpers/worker';
+import { connectTestClient, startTestWorker, testEnv } from '../helpers/worker';
 import { helloPipelineWorkflow } from '../../workflows';
 
 jest.setTimeout(300_000);
@@ -16,8 +15,7 @@ jest.setTimeout(300_000);
 test('the hello pipeline runs on every engine through the worker, and batch agrees with stream', async () => {
   const env = testEnv('it-hello');
   const taskQueue = env.SLUICE_TASK_QUEUE;
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const client = await connectTestClient(env);
   const worker = await startTestWorker(env);
   const runId = `it-${Date.now().toString(36)}`;
   const workflowId = `hello/${runId}`;
@@ -56,6 +54,6 @@ test('the hello pipeline runs on every engine through the worker, and batch agre
     expect(await description.staticSummary()).toBe('hello pipeline (integration test)');
   } finally {
     await worker.stop();
-    await connection.close();
+    await client.connection.close();
   }
 });

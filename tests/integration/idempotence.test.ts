@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { endOffsets, ensureTopic } from '../../engines/kafka';
@@ -17,7 +17,7 @@ import { until } from '../../lib/poll';
 import { stackPaths } from '../../stack/paths';
 import { helloPipelineWorkflow } from '../../workflows';
 import { historyEvents } from '../helpers/history';
-import { testDeps, testEnv } from '../helpers/worker';
+import { connectTestClient, testDeps, testEnv } from '../helpers/worker';
 
 jest.setTimeout(300_000);
 const ROOT = path.join(__dirname, '..', '..');
@@ -136,13 +136,9 @@ async function readCommitted(topic: string, to: Record<string, number>): Promise
 }
 
 describe('flinkSqlJob', () => {
-  let connection: Connection;
   let client: Client;
-  beforeAll(async () => {
-    connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-    client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  });
-  afterAll(async () => connection?.close());
+  beforeAll(async () => (client = await connectTestClient(env)));
+  afterAll(async () => client?.connection.close());
 
   test('a worker killed during the Flink step: the retry follows the job it had submitted, Flink runs it once', async () => {
     const runId = `idem-${id}`;

@@ -6,12 +6,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { poolTaskQueue } from '../../config/env';
 import { poolSchedulerWorkflow } from '../../workflows';
 import { status } from '../../workflows/messages';
 import { pageViewsFor } from '../helpers/pipelines';
-import { startTestWorker, testEnv, type RunningWorker } from '../helpers/worker';
+import { connectTestClient, startTestWorker, testEnv, type RunningWorker } from '../helpers/worker';
 
 jest.setTimeout(180_000);
 const ROOT = path.join(__dirname, '..', '..');
@@ -35,13 +35,11 @@ const sluiceAsync = (args: string[]) =>
     child.on('close', (code) => resolve({ status: code, stdout, stderr }));
   });
 
-let connection: Connection;
 let client: Client;
 beforeAll(async () => {
-  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  client = await connectTestClient(env);
 });
-afterAll(async () => connection?.close());
+afterAll(async () => client?.connection.close());
 
 /** Every workflow the server has seen start since `since`, whatever its type or task queue. */
 async function startedSince(since: Date): Promise<string[]> {

@@ -4,12 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { poolTaskQueue } from '../../config/env';
 import { holdResourcesWorkflow } from '../../workflows';
 import type { PoolStateView } from '../../workflows/messages';
 import { until } from '../../lib/poll';
-import { startTestWorker, testEnv, type RunningWorker } from '../helpers/worker';
+import { connectTestClient, startTestWorker, testEnv, type RunningWorker } from '../helpers/worker';
 
 jest.setTimeout(180_000);
 const CLI = path.join(__dirname, '..', '..', 'bin', 'sluice.js');
@@ -44,13 +44,11 @@ function startSluice(args: string[], env: NodeJS.ProcessEnv = cliEnv): CliRun {
 
 const sluice = (args: string[], env: NodeJS.ProcessEnv = cliEnv) => startSluice(args, env).done;
 
-let connection: Connection;
 let client: Client;
 let worker: RunningWorker | undefined;
 
 beforeAll(async () => {
-  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  client = await connectTestClient(env);
   worker = await startTestWorker(env);
 });
 afterAll(async () => {
@@ -59,7 +57,7 @@ afterAll(async () => {
     .terminate('test done')
     .catch(() => undefined);
   await worker?.stop();
-  await connection?.close();
+  await client?.connection.close();
 });
 
 test('pool create, show (table and JSON) and explain, through the CLI', async () => {
