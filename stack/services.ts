@@ -337,6 +337,16 @@ async function writeFlinkConf(ctx: Ctx): Promise<void> {
     'sql-gateway.endpoint.rest.port': LOCAL.sqlGatewayPort,
     'execution.checkpointing.dir': `file://${path.join(state, 'checkpoints')}`,
     'execution.checkpointing.savepoint-dir': `file://${path.join(state, 'savepoints')}`,
+    // Streaming pipelines restart from their latest checkpoint after a failure or a JobManager
+    // restart: keep checkpoints when a job is cancelled or fails (Flink deletes them by default).
+    'execution.checkpointing.externalized-checkpoint-retention': 'RETAIN_ON_CANCELLATION',
+    'execution.checkpointing.num-retained': 3,
+    // A lost TaskManager is Flink's to recover (restart strategy); noticed within seconds, not 50 s.
+    'restart-strategy.type': 'exponential-delay',
+    'restart-strategy.exponential-delay.initial-backoff': '1 s',
+    'restart-strategy.exponential-delay.max-backoff': '10 s',
+    'heartbeat.timeout': 15000,
+    'heartbeat.interval': 3000,
     'io.tmp.dirs': path.join(state, 'tmp'),
     'web.tmpdir': path.join(state, 'web'),
     'table.local-time-zone': 'UTC',

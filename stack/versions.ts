@@ -19,6 +19,13 @@ export const VERSIONS = {
   flink: '2.2.1',
   /** Maven `org.apache.flink:flink-sql-connector-kafka`: `<connector>-<flink minor>`. */
   flinkKafkaConnector: '5.0.0-2.2',
+  /**
+   * Maven `org.apache.iceberg:iceberg-flink-runtime-2.1`: Iceberg's Flink catalog and sink. No 2.2
+   * build is served here; the 2.1 runtime runs on Flink 2.2.1 (seen on this stack).
+   */
+  icebergFlink: '1.11.0',
+  /** Maven `org.apache.hadoop:hadoop-client-api` + `-runtime`: Flink ships no Hadoop; Iceberg's Hadoop catalog needs it. */
+  hadoopClient: '3.4.1',
   /** Maven `org.apache.kafka:kafka_2.13`. */
   kafka: '4.2.1',
   /** Maven `org.apache.logging.log4j`: the SLF4J 2 → log4j2 binding Kafka needs to log anything. */

@@ -207,3 +207,126 @@ export interface BackfillProgress {
   cancelledBecause?: string;
 }
 export const progress = defineQuery<BackfillProgress>('progress');
+
+// ---- streaming pipelines (docs/architecture.md#streaming-pipelines) -------------------------------
+
+/** The workflow id of a streaming pipeline: one long-running workflow per pipeline. */
+export const streamWorkflowId = (pipeline: string) => `stream/${pipeline}`;
+
+/**
+ * A stream's state, as its `SluiceState` search attribute and current details say it. `RUNNING`,
+ * `PAUSED`, `RESCALING`, `RECOVERING`, `FAILED` and `CANCELLED` are the states users filter on;
+ * the others are the short steps between them.
+ */
+export type StreamState =
+  | 'WAITING_ADMISSION'
+  | 'STARTING'
+  | 'RUNNING'
+  | 'PAUSING'
+  | 'PAUSED'
+  | 'RESCALING'
+  | 'RECOVERING'
+  | 'CANCELLING'
+  | 'FAILED'
+  | 'CANCELLED';
+
+/** Why a savepoint or retained checkpoint was taken. */
+export type SnapshotReason = 'pause' | 'rescale' | 'periodic' | 'on-demand' | 'cancel' | 'revoked' | 'checkpoint';
+
+/** One entry of a stream's savepoint catalogue. */
+export interface SavepointRecord {
+  /** `file:///...` as Flink reports it; what `execution.state-recovery.path` takes. */
+  path: string;
+  kind: 'savepoint' | 'checkpoint';
+  reason: SnapshotReason;
+  generation: number;
+  jobId: string;
+  /** Workflow time when it completed (epoch ms). */
+  takenAt: number;
+  /** The pipeline's committed Kafka offsets when it completed (partition → offset), as the group recorded them. */
+  offsets?: Record<string, string>;
+  /** Last restorability check: its files present and its offsets still inside the topic's retention. */
+  restorable?: boolean;
+  /** Why it is not restorable, when it is not. */
+  unrestorableBecause?: string;
+  /** Never disposed while set: a pause, resume or rollback needs it. */
+  pinned?: boolean;
+}
+
+export interface SavepointCatalogue {
+  pipeline: string;
+  /** Newest last. */
+  savepoints: SavepointRecord[];
+  retain: { count: number; maxAgeMs?: number };
+  /** Disposed so far (through Flink's REST API). */
+  disposed: number;
+}
+export const savepoints = defineQuery<SavepointCatalogue>('savepoints');
+
+/** One operation or recovery of a stream, as the workflow recorded it (bounded, newest last). */
+export interface StreamEvent {
+  at: number;
+  what: string;
+}
+
+export interface StreamStatus {
+  pipeline: string;
+  state: StreamState;
+  /** Submissions so far; each has its own Flink JobID. */
+  generation: number;
+  /** The current (or last) generation's Flink job. */
+  jobId?: string;
+  jobName?: string;
+  /** Link to the job in Flink's web UI. */
+  jobUrl?: string;
+  /** The job's state as Flink last reported it (RUNNING, RESTARTING, ...). */
+  flinkState?: string;
+  parallelism: number;
+  maxParallelism: number;
+  /** Records behind the topic's last stable offset (as committed on the last checkpoint). */
+  lag?: number;
+  lastCheckpoint?: { id: number; path?: string; at: number };
+  lastSavepoint?: SavepointRecord;
+  /** Flink's own restarts of the current job (a lost TaskManager...). */
+  flinkRestarts: number;
+  /** Sluice's resubmissions after a failure or a lost job, in this failure streak. */
+  recoveryAttempts: number;
+  /** Flink's root exception of the last failure. */
+  rootCause?: string;
+  /** The operation in progress, if any. */
+  operation?: string;
+  error?: string;
+  events: StreamEvent[];
+}
+/** Same wire name as the batch runs' `status`: `temporal workflow query --name status` works on both. */
+export const streamStatus = defineQuery<StreamStatus>('status');
+
+export interface RescaleRequest {
+  parallelism: number;
+}
+export interface RescaleResult {
+  from: number;
+  to: number;
+  /** The savepoint the new generation restored from. */
+  savepoint: string;
+  jobId: string;
+  /** Each vertex's parallelism as Flink's `/jobs/<id>` reported it after the rescale. */
+  vertexParallelism: number[];
+}
+/**
+ * Rescale a running stream: validated at once (1 ≤ parallelism ≤ maxParallelism); admits the new
+ * demand, stops with a savepoint, restores at the new parallelism and checks it in Flink. A rescale
+ * that cannot complete rolls back to the old parallelism from the same savepoint and fails the update.
+ */
+export const rescale = defineUpdate<RescaleResult, [RescaleRequest]>('rescale');
+
+/** Take a savepoint now (the stream keeps running); answers its catalogue entry. */
+export const savepoint = defineUpdate<SavepointRecord, []>('savepoint');
+
+export interface CancelStream {
+  reason?: string;
+  /** Take a final savepoint before stopping. @default true */
+  savepoint?: boolean;
+}
+/** The batch runs' `cancel` signal, with the stream's options: `temporal workflow signal --name cancel` works on both. */
+export const cancelStream = defineSignal<[CancelStream?]>('cancel');
