@@ -14,6 +14,7 @@ import {
   partitionBounds,
   partitionOf,
   partitionsBetween,
+  type BatchPipelineSpec,
   type PipelineSpec,
 } from '../lib/pipelines';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceTenant } from '../lib/search-attributes';
@@ -63,6 +64,17 @@ function pipelineArg(name: string): PipelineSpec {
   }
 }
 
+/** A pipeline for `run` and `backfill`, which start batch runs. */
+function batchPipelineArg(name: string, verb: 'run' | 'backfill'): BatchPipelineSpec {
+  const spec = pipelineArg(name);
+  if (spec.kind === 'batch') return spec;
+  throw new UsageError(
+    verb === 'run'
+      ? `${spec.name} is a streaming pipeline: streaming pipelines are started by the stream workflow, not by sluice run`
+      : `${spec.name} is a streaming pipeline: sluice backfill runs the partitions of a batch pipeline`,
+  );
+}
+
 function partitionArg(spec: PipelineSpec, partition: string, what = 'partition'): string {
   try {
     partitionBounds(spec.partitioning, partition);
@@ -88,7 +100,7 @@ export function registerPipelines(program: Command): void {
     .option('--no-wait', 'start the run and print its workflow id (and fail at once when no worker polls)')
     .option('--json', 'print the result as JSON (a missing worker is an error, not a wait)')
     .action(async (name: string, opts: { partition?: string; wait: boolean; json?: boolean }) => {
-      const spec = pipelineArg(name);
+      const spec = batchPipelineArg(name, 'run');
       const partition = opts.partition ? partitionArg(spec, opts.partition) : latestCompletePartition(spec);
       await withClient(async (client, env) => {
         await requirePool(client, spec);
@@ -145,7 +157,7 @@ export function registerPipelines(program: Command): void {
         name: string,
         opts: { from: string; to: string; concurrency: number; dryRun?: boolean; detach?: boolean },
       ) => {
-        const spec = pipelineArg(name);
+        const spec = batchPipelineArg(name, 'backfill');
         partitionArg(spec, opts.from, '--from');
         partitionArg(spec, opts.to, '--to');
         let partitions: string[];
@@ -258,7 +270,7 @@ export function registerPipelines(program: Command): void {
     });
 }
 
-function searchAttributes(spec: PipelineSpec, kind: string) {
+function searchAttributes(spec: BatchPipelineSpec, kind: string) {
   return [
     { key: SluicePipeline, value: spec.name },
     { key: SluiceKind, value: kind },
@@ -268,7 +280,7 @@ function searchAttributes(spec: PipelineSpec, kind: string) {
 }
 
 /** A run waits forever on a pool nobody runs: refuse to start it. */
-async function requirePool(client: Client, spec: PipelineSpec): Promise<void> {
+async function requirePool(client: Client, spec: BatchPipelineSpec): Promise<void> {
   const running = await client.workflow
     .getHandle(poolWorkflowId(spec.batch.pool))
     .describe()

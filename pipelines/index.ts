@@ -1,6 +1,7 @@
 import type { PipelineSpec } from '../lib/pipelines';
 import { dailyRevenue } from './daily-revenue';
 import { pageViews } from './page-views';
+import { pageViewsLive } from './page-views-live';
 
 /** Unknown pipeline name; permanent. */
 export class UnknownPipeline extends Error {
@@ -11,7 +12,7 @@ export class UnknownPipeline extends Error {
 }
 
 /** The pipelines this deployment runs, by name. Pure: workflow code may import it. */
-export const PIPELINES: Readonly<Record<string, PipelineSpec>> = registry([pageViews, dailyRevenue]);
+export const PIPELINES: Readonly<Record<string, PipelineSpec>> = registry([pageViews, dailyRevenue, pageViewsLive]);
 
 /**
  * The registered pipeline called `name`.

@@ -1,11 +1,12 @@
 /**
- * Pipelines as code (docs/architecture.md#pipelines-as-code): the spec and its validation, partitions, and the compiler from
- * the declarative computation to Spark SQL. Pure and deterministic (the only dependency is zod),
- * so workflow code may import it.
+ * Pipelines as code (docs/architecture.md#pipelines-as-code): the spec and its validation, partitions, and the compilers from
+ * the declarative computation to Spark SQL (batch) and Flink SQL (streaming). Pure and deterministic (the only dependency
+ * is zod), so workflow code may import it.
  *
  * ```ts
  * const spec = definePipeline({ name: 'page-views', kind: 'batch', source, transform, partitioning: 'hour', batch });
  * const step = compileBatch(spec, partitionOf(spec, eventTimeMs), { startingOffsets, endingOffsets });
+ * const job = compileStreaming(live); // live: a `kind: 'streaming'` spec
  * ```
  */
 export {
@@ -15,13 +16,17 @@ export {
   EVENT_TIME_COLUMN,
   InvalidPipelineSpec,
   isDeclarative,
+  isStreaming,
   parsePipelineSpec,
   PipelineSpecSchema,
+  STREAM_EXTRA_COLUMNS,
+  streamDemand,
   WINDOW_COLUMNS,
 } from './spec';
 export type {
   Aggregate,
   BatchPipelineSpec,
+  BatchPipelineSpecInput,
   BatchSettings,
   ColumnType,
   DeclarativeTransform,
@@ -31,7 +36,12 @@ export type {
   PipelineSpecInput,
   Source,
   SqlTransform,
+  StreamingPipelineSpec,
+  StreamingPipelineSpecInput,
+  StreamSettings,
+  StreamSink,
   Transform,
+  WindowedTransform,
 } from './spec';
 export {
   InvalidPartition,
@@ -63,6 +73,18 @@ export type {
   SourceBinding,
   SparkType,
 } from './compile-spark';
+export {
+  compileStreaming,
+  flinkType,
+  KAFKA_BROKERS,
+  LAKE_CATALOG,
+  LAKE_WAREHOUSE,
+  STREAM_PLACEHOLDERS,
+  STREAM_TABLE,
+  streamGroupId,
+  TRANSACTIONAL_ID_PREFIX,
+} from './compile-flink';
+export type { CompiledStream, FlinkType, StreamColumn } from './compile-flink';
 export { checkBatchOutput, validationPlan } from './validate-output';
 export type { BatchOutputSummary, ValidationPlan } from './validate-output';
 export { parseDuration } from './duration';

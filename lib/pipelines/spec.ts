@@ -10,10 +10,10 @@ import { scanSelect } from './sql-text';
  * The pipeline spec (docs/architecture.md#pipelines-as-code). Everything here is pure and JSON-shaped: a parsed spec travels
  * in workflow inputs and is re-validated with `parsePipelineSpec` wherever it arrives as JSON.
  *
- * Layout, so that streaming and lambda pipelines can be added without breaking batch ones: the
- * top level is a union discriminated on `kind` (only `batch` so far); `source` and `transform`
- * describe the computation once, independent of the engine; engine settings live in their own
- * block (`batch` now; `stream` later).
+ * Layout, so that lambda pipelines can be added without breaking the others: the top level is a
+ * union discriminated on `kind` (`batch`, `streaming`); `source` and `transform` describe the
+ * computation once, independent of the engine; engine settings live in their own block (`batch`
+ * for Spark runs, `stream` for the Flink job).
  */
 
 /** Column types a source may declare. `epoch_millis` is a BIGINT of milliseconds since the epoch. */
@@ -39,6 +39,10 @@ export const WINDOW_COLUMNS = ['window_start', 'window_end'] as const;
 const KAFKA_RUNNER_COLUMNS = ['_kafka_partition', '_kafka_offset'];
 const RESERVED_BY_SLUICE = `reserved (Sluice derives ${EVENT_TIME_COLUMN} from eventTime)`;
 const RESERVED_BY_RUNNER = 'reserved (the Spark runner adds it to Kafka records)';
+/** Columns Flink's TUMBLE adds to its input rows: a streaming source may not declare them. */
+const FLINK_WINDOW_COLUMNS = ['window_start', 'window_end', 'window_time'];
+/** Output columns a streaming pipeline adds around the transform's: the Iceberg partition and the firing watermark. */
+export const STREAM_EXTRA_COLUMNS = ['partition', 'watermark'] as const;
 
 // ---- field helpers: every message says what was expected, `required` when the field is missing
 
@@ -76,6 +80,42 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
 }
 
 const columnName = () => matching(IDENTIFIER, 'a column name matching ^[A-Za-z_][A-Za-z0-9_]*$');
+const kafkaTopic = () => matching(KAFKA_TOPIC, 'a Kafka topic name (letters, digits, ".", "_", "-")');
+
+/** A `"<n> <unit>"` length (see `parseDuration`). */
+function duration() {
+  return z.string({ error: expected(DURATION_SYNTAX) }).refine((t) => parseDuration(t) !== undefined, {
+    error: (issue) => `expected ${DURATION_SYNTAX}, got ${JSON.stringify(issue.input)}`,
+  });
+}
+
+/** An integer in `[min, max]`; the message states the range. */
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const what = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+  return z
+    .number({ error: expected(what) })
+    .int({ error: `expected ${what}` })
+    .min(min, { error: `expected ${what}` })
+    .max(max, { error: `expected ${what}` });
+}
+
+/** Demand of one run (batch) or one task slot (stream). */
+function resources() {
+  return strict({
+    cpu: positive(),
+    memoryMb: positive('a positive integer').int({ error: 'expected a positive integer' }),
+  });
+}
+
+/** Copies the issues of a failed inner parse into `ctx`, paths kept. */
+function forwardIssues(error: z.ZodError, ctx: z.RefinementCtx): void {
+  for (const issue of error.issues) {
+    ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+  }
+}
+
+const isObject = (input: unknown): input is Record<string, unknown> =>
+  input !== null && typeof input === 'object' && !Array.isArray(input);
 
 /** The spec's parts up to the transforms (built once, on first use: see `lib/lazy.ts`). */
 const partSchemas = once(() => {
@@ -105,7 +145,7 @@ const partSchemas = once(() => {
   /** Records of a Kafka topic, one JSON object per message value. */
   const KafkaSourceSchema = strict({
     kind: z.literal('kafka'),
-    topic: matching(KAFKA_TOPIC, 'a Kafka topic name (letters, digits, ".", "_", "-")'),
+    topic: kafkaTopic(),
     format: z.literal('json', { error: 'expected "json" (the only format so far)' }),
     ...sourceFields,
   }).superRefine((source, ctx) => checkSourceColumns(source, KAFKA_RUNNER_COLUMNS, ctx));
@@ -130,9 +170,7 @@ const partSchemas = once(() => {
   /** A tumbling (fixed, non-overlapping, epoch-aligned) event-time window. */
   const WindowSchema = strict({
     /** `"<n> <unit>"`, e.g. `15 minutes`; must divide the partition length evenly. */
-    tumbling: z.string({ error: expected(DURATION_SYNTAX) }).refine((t) => parseDuration(t) !== undefined, {
-      error: (issue) => `expected ${DURATION_SYNTAX}, got ${JSON.stringify(issue.input)}`,
-    }),
+    tumbling: duration(),
   });
 
   const outputName = () => matching(IDENTIFIER, 'an output column name matching ^[A-Za-z_][A-Za-z0-9_]*$');
@@ -207,6 +245,8 @@ const partSchemas = once(() => {
 type Parts = ReturnType<typeof partSchemas>;
 
 export type DeclarativeTransform = z.output<Parts['DeclarativeTransformSchema']>;
+/** A declarative transform with its tumbling window, as streaming pipelines need. */
+export type WindowedTransform = DeclarativeTransform & { window: NonNullable<DeclarativeTransform['window']> };
 export type SqlTransform = z.output<Parts['SqlTransformSchema']>;
 export type Transform = DeclarativeTransform | SqlTransform;
 
@@ -218,17 +258,61 @@ const specSchemas = once(() => {
    * the author meant (a plain union would report both forms' errors at once).
    */
   const TransformSchema = z
-    .custom<Transform>((input) => input !== null && typeof input === 'object' && !Array.isArray(input), {
+    .custom<Transform>(isObject, {
       error: (issue) =>
         issue.input === undefined ? 'required' : 'expected { window?, groupBy, aggregates } or { sql }',
     })
     .superRefine((input, ctx) => {
       const schema = 'sql' in input ? SqlTransformSchema : DeclarativeTransformSchema;
       const result = schema.safeParse(input);
-      if (result.success) return;
-      for (const issue of result.error.issues) {
-        ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+      if (!result.success) forwardIssues(result.error, ctx);
+    });
+
+  /**
+   * A streaming pipeline's transform: the declarative form with a window, since it is compiled to a
+   * Flink window aggregation (raw SQL is Spark SQL, and an unwindowed aggregate never completes).
+   */
+  const WindowedTransformSchema = z
+    .custom<WindowedTransform>(isObject, {
+      error: (issue) => (issue.input === undefined ? 'required' : 'expected { window, groupBy, aggregates }'),
+    })
+    .superRefine((input, ctx) => {
+      if ('sql' in input) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sql'],
+          message:
+            'a streaming pipeline needs the declarative form (window, groupBy, aggregates): it is compiled to Flink SQL',
+        });
+        return;
       }
+      const result = DeclarativeTransformSchema.safeParse(input);
+      if (!result.success) forwardIssues(result.error, ctx);
+      if (input.window === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['window'],
+          message: 'required: a streaming pipeline aggregates in tumbling event-time windows',
+        });
+      }
+    });
+
+  /** A streaming pipeline's source: the source block, Kafka only. */
+  const StreamingSourceSchema = z
+    .custom<KafkaSource>(isObject, {
+      error: (issue) => (issue.input === undefined ? 'required' : 'expected an object'),
+    })
+    .superRefine((input: { kind?: unknown }, ctx) => {
+      if (input.kind === 'lake') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kind'],
+          message: 'a streaming pipeline reads a Kafka topic (lake sources are for batch pipelines)',
+        });
+        return;
+      }
+      const result = SourceSchema.safeParse(input);
+      if (!result.success) forwardIssues(result.error, ctx);
     });
 
   // ---- engine settings and validation
@@ -247,10 +331,7 @@ const specSchemas = once(() => {
      */
     priority: z.number({ error: expected('a number') }).default(0),
     /** Demand of one run, held for its whole duration. */
-    resources: strict({
-      cpu: positive(),
-      memoryMb: positive('a positive integer').int({ error: 'expected a positive integer' }),
-    }),
+    resources: resources(),
     /** Expected run time, for backfilling schedulers. */
     estimatedRuntimeMs: positive().optional(),
     /**
@@ -281,6 +362,101 @@ const specSchemas = once(() => {
 
   const PartitioningSchema = oneOf(['hour', 'day']);
 
+  /**
+   * How the stream's Flink job is admitted to a resource pool, sized and kept running
+   * (docs/architecture.md#pools). The job holds its demand, parallelism × `resources`, for as long
+   * as it runs.
+   */
+  const StreamSettingsSchema = strict({
+    /** Resource pool the job is admitted to. */
+    pool: text(),
+    /** Tenant charged for the job (fair sharing). */
+    tenant: text(),
+    /** Capacity queue, for pools with the capacity policy. */
+    queue: text().optional(),
+    /**
+     * Higher is admitted first.
+     * @default 0
+     */
+    priority: z.number({ error: expected('a number') }).default(0),
+    /**
+     * Parallelism the job starts with; a rescale changes it (up to `maxParallelism`).
+     * @default 1
+     */
+    parallelism: integer(1).default(1),
+    /**
+     * Flink's key groups: the most the job can ever be rescaled to from its savepoints, fixed for
+     * the life of its state (Flink's own upper bound is 32768).
+     * @default 128
+     */
+    maxParallelism: integer(1, 32_768).default(128),
+    /** Demand of one task slot; the job's demand is parallelism × this. */
+    resources: resources(),
+    /**
+     * How late an event may arrive and still count: the watermark is the largest event time seen
+     * minus this, and a window fires once the watermark passes its end.
+     * @default '5 seconds'
+     */
+    allowedLateness: duration().default('5 seconds'),
+    /**
+     * A Kafka partition without records for this long stops holding the watermark back.
+     * @default '2 seconds'
+     */
+    idleTimeout: duration().default('2 seconds'),
+    /**
+     * Flink checkpoint interval; the lake and Kafka sinks commit on checkpoints, so this is also
+     * how often output appears.
+     * @default '10 seconds'
+     */
+    checkpointInterval: duration().default('10 seconds'),
+    /** Savepoints Sluice takes and keeps. @default { retain: { count: 3 } } */
+    savepoints: strict({
+      /** Periodic savepoints, besides those of a stop or a rescale. @default none */
+      interval: duration().optional(),
+      /** Savepoints kept; older ones are deleted. @default { count: 3 } */
+      retain: strict({
+        /** @default 3 */
+        count: integer(1).default(3),
+        /** Also delete savepoints older than this (the newest is always kept). @default no age limit */
+        maxAge: duration().optional(),
+      }).default({ count: 3 }),
+    }).default({ retain: { count: 3 } }),
+    /**
+     * How often Sluice resubmits a FAILED job, from its latest checkpoint or savepoint, before the
+     * workflow fails. @default { attempts: 3, backoff: '5 seconds' }
+     */
+    restart: strict({
+      /** @default 3 */
+      attempts: integer(0).default(3),
+      /** Wait before each resubmission. @default '5 seconds' */
+      backoff: duration().default('5 seconds'),
+    }).default({ attempts: 3, backoff: '5 seconds' }),
+  }).superRefine(
+    (stream, ctx) => {
+      if (stream.parallelism > stream.maxParallelism) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parallelism'],
+          message: `parallelism ${stream.parallelism} is above maxParallelism ${stream.maxParallelism} (the job's key groups: no rescale can go wider)`,
+        });
+      }
+    },
+    { when: validFields(['parallelism', 'maxParallelism']) },
+  );
+
+  /** Where a streaming pipeline's windows go: the lake's stream layer (Iceberg), a Kafka topic, or both. */
+  const SinkSchema = strict({
+    /**
+     * The Iceberg table `lake.<pipeline>.stream`, partitioned by `partitioning`.
+     * @default true
+     */
+    lake: z.boolean({ error: expected('true or false') }).default(true),
+    /** A Kafka topic, one JSON object per window and group, written exactly once. */
+    kafka: strict({ topic: kafkaTopic() }).optional(),
+  })
+    .refine((sink) => sink.lake || sink.kafka !== undefined, { error: 'declare at least one sink (lake or kafka)' })
+    .default({ lake: true });
+
   /** A batch pipeline: one Spark run per partition, admitted to a pool, validated, published. */
   const BatchPipelineSpecSchema = strict({
     name: matching(PIPELINE_NAME, `a name matching ${PIPELINE_NAME.source}`),
@@ -301,27 +477,34 @@ const specSchemas = once(() => {
       end: z.string({ error: expected('a partition id') }).optional(),
     }).optional(),
   })
-    .superRefine(checkComputation, {
-      // Run the cross-field checks whenever the fields they read are valid on their own, so that
-      // one bad field elsewhere does not hide them.
-      when: (payload) =>
-        payload.issues.every((issue) => {
-          const head = issue.path?.[0];
-          return head !== undefined
-            ? !['source', 'transform', 'partitioning', 'validate'].includes(String(head))
-            : issue.code === 'unrecognized_keys';
-        }),
-    })
+    .superRefine(checkComputation, { when: validFields(['source', 'transform', 'partitioning', 'validate']) })
     .superRefine(checkSchedule);
 
   /**
-   * Every pipeline spec, discriminated on `kind`. Only `batch` so far; `streaming` and `lambda`
-   * join as further members.
+   * A streaming pipeline: one long-running Flink job that aggregates the Kafka source in tumbling
+   * event-time windows and commits each window, on checkpoints, to the lake's stream layer (an
+   * Iceberg table) and/or a Kafka topic.
    */
-  const PipelineSpecSchema = z.discriminatedUnion('kind', [BatchPipelineSpecSchema], {
+  const StreamingPipelineSpecSchema = strict({
+    name: matching(PIPELINE_NAME, `a name matching ${PIPELINE_NAME.source}`),
+    kind: z.literal('streaming'),
+    description: z.string({ error: expected('a string') }).optional(),
+    source: StreamingSourceSchema,
+    transform: WindowedTransformSchema,
+    /** The Iceberg table's partition column: UTC hours (`YYYY-MM-DDTHH`) or UTC days (`YYYY-MM-DD`). */
+    partitioning: PartitioningSchema,
+    sink: SinkSchema,
+    stream: StreamSettingsSchema,
+  })
+    .superRefine(checkComputation, { when: validFields(['source', 'transform', 'partitioning']) })
+    .superRefine(checkStreamColumns, { when: validFields(['source', 'transform']) })
+    .superRefine(checkSinkTopic, { when: validFields(['source', 'sink']) });
+
+  /** Every pipeline spec, discriminated on `kind`; `lambda` joins as a further member. */
+  const PipelineSpecSchema = z.discriminatedUnion('kind', [BatchPipelineSpecSchema, StreamingPipelineSpecSchema], {
     error: (issue) =>
       issue.code === 'invalid_union'
-        ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch`
+        ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch | streaming`
         : objectError('a pipeline spec object')(issue),
   });
   return {
@@ -330,15 +513,15 @@ const specSchemas = once(() => {
     ValidateSchema,
     PartitioningSchema,
     BatchPipelineSpecSchema,
+    StreamSettingsSchema,
+    SinkSchema,
+    StreamingPipelineSpecSchema,
     PipelineSpecSchema,
   };
 });
 type Specs = ReturnType<typeof specSchemas>;
 
-/**
- * Every pipeline spec, discriminated on `kind`. Only `batch` so far; `streaming` and `lambda`
- * join as further members.
- */
+/** Every pipeline spec, discriminated on `kind` (`batch`, `streaming`). */
 export const PipelineSpecSchema = z.lazy(() => specSchemas().PipelineSpecSchema);
 
 /** Whether a transform is the declarative form (compiled per engine) rather than raw SQL. */
@@ -377,11 +560,36 @@ export type PipelineSpec = z.output<typeof PipelineSpecSchema>;
 /** What authors write: defaults (`batch.priority`, `validate`) may be left out. */
 export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
 export type BatchPipelineSpec = z.output<Specs['BatchPipelineSpecSchema']>;
+export type BatchPipelineSpecInput = z.input<Specs['BatchPipelineSpecSchema']>;
 export type Source = z.output<Parts['SourceSchema']>;
 export type KafkaSource = z.output<Parts['KafkaSourceSchema']>;
 export type LakeSource = z.output<Parts['LakeSourceSchema']>;
 export type Aggregate = z.output<Parts['AggregateSchema']>;
 export type BatchSettings = z.output<Specs['BatchSettingsSchema']>;
+export type StreamingPipelineSpec = z.output<Specs['StreamingPipelineSpecSchema']>;
+export type StreamingPipelineSpecInput = z.input<Specs['StreamingPipelineSpecSchema']>;
+export type StreamSettings = z.output<Specs['StreamSettingsSchema']>;
+export type StreamSink = z.output<Specs['SinkSchema']>;
+
+/** Whether `spec` is a streaming pipeline (a Flink job) rather than a batch one. */
+export function isStreaming(spec: PipelineSpec): spec is StreamingPipelineSpec {
+  return spec.kind === 'streaming';
+}
+
+/**
+ * The pool demand of a streaming job at `parallelism`: one task slot's `stream.resources` per
+ * parallel instance.
+ * @throws RangeError unless `parallelism` is an integer from 1 to `stream.maxParallelism`.
+ */
+export function streamDemand(spec: StreamingPipelineSpec, parallelism: number): { cpu: number; memoryMb: number } {
+  const { resources, maxParallelism } = spec.stream;
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
+    throw new RangeError(
+      `parallelism must be an integer from 1 to ${maxParallelism} (maxParallelism), got ${parallelism}`,
+    );
+  }
+  return { cpu: parallelism * resources.cpu, memoryMb: parallelism * resources.memoryMb };
+}
 
 // ---- errors and entry points
 
@@ -410,6 +618,9 @@ export function parsePipelineSpec(input: unknown): PipelineSpec {
  * Declares a pipeline in code: validates `spec` and returns it with defaults applied.
  * @throws InvalidPipelineSpec listing every problem as `path: problem`.
  */
+export function definePipeline(spec: BatchPipelineSpecInput): BatchPipelineSpec;
+export function definePipeline(spec: StreamingPipelineSpecInput): StreamingPipelineSpec;
+export function definePipeline(spec: PipelineSpecInput): PipelineSpec;
 export function definePipeline(spec: PipelineSpecInput): PipelineSpec {
   return parsePipelineSpec(spec);
 }
@@ -417,6 +628,61 @@ export function definePipeline(spec: PipelineSpecInput): PipelineSpec {
 // ---- cross-field checks
 
 type Ctx = z.RefinementCtx;
+
+/**
+ * A refinement's `when`: run the cross-field checks whenever the top-level `fields` they read are
+ * valid on their own, so that one bad field elsewhere does not hide them.
+ */
+function validFields(fields: readonly string[]) {
+  return (payload: z.core.ParsePayload): boolean =>
+    payload.issues.every((issue) => {
+      const head = issue.path?.[0];
+      return head !== undefined ? !fields.includes(String(head)) : issue.code === 'unrecognized_keys';
+    });
+}
+
+/**
+ * Names a streaming job cannot take: source columns that Flink's TUMBLE adds itself, and outputs
+ * that clash with the `partition` and `watermark` columns of the stream table.
+ */
+function checkStreamColumns(
+  spec: { source: { schema: Record<string, ColumnType> }; transform: DeclarativeTransform },
+  ctx: Ctx,
+): void {
+  for (const column of Object.keys(spec.source.schema)) {
+    if (FLINK_WINDOW_COLUMNS.includes(column.toLowerCase())) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', 'schema', column],
+        message: `column name "${column}" is reserved (Flink's TUMBLE adds ${FLINK_WINDOW_COLUMNS.join(', ')})`,
+      });
+    }
+  }
+  const outputs: [PropertyKey[], string][] = [
+    ...spec.transform.groupBy.map((c, i): [PropertyKey[], string] => [['transform', 'groupBy', i], c]),
+    ...spec.transform.aggregates.map((a, i): [PropertyKey[], string] => [['transform', 'aggregates', i, 'as'], a.as]),
+  ];
+  for (const [path, name] of outputs) {
+    if ((STREAM_EXTRA_COLUMNS as readonly string[]).includes(name.toLowerCase())) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `"${name}" is reserved in a streaming pipeline's output (columns ${STREAM_EXTRA_COLUMNS.join(' and ')})`,
+      });
+    }
+  }
+}
+
+/** A streaming pipeline may not write its windows to the topic it reads. */
+function checkSinkTopic(spec: { source: { topic: string }; sink: { kafka?: { topic: string } } }, ctx: Ctx): void {
+  if (spec.sink.kafka?.topic === spec.source.topic) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sink', 'kafka', 'topic'],
+      message: `"${spec.source.topic}" is the source topic: a pipeline cannot write its windows to the topic it reads`,
+    });
+  }
+}
 
 /** Checks of a source on its own: event-time column, reserved and clashing names. */
 function checkSourceColumns(
@@ -461,12 +727,12 @@ function checkComputation(
     source: { schema: Record<string, ColumnType> };
     transform: Transform;
     partitioning: Partitioning;
-    validate: { requiredColumns?: string[] };
+    validate?: { requiredColumns?: string[] };
   },
   ctx: Ctx,
 ): void {
   const { schema } = spec.source;
-  const required = spec.validate.requiredColumns ?? [];
+  const required = spec.validate?.requiredColumns ?? [];
   duplicates(required).forEach((i) =>
     ctx.addIssue({
       code: 'custom',

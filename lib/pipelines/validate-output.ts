@@ -1,5 +1,5 @@
 import { batchOutputColumns, type OutputColumn } from './compile-spark';
-import { declarativeOutputNames, isDeclarative, type PipelineSpec } from './spec';
+import { declarativeOutputNames, isDeclarative, type BatchPipelineSpec } from './spec';
 
 /** What a finished batch partition must satisfy before it is published. */
 export interface ValidationPlan {
@@ -20,7 +20,7 @@ export interface BatchOutputSummary {
  * The checks for a spec's output: `validate.minRows`, `validate.requiredColumns` (default: every
  * output column of a declarative transform, none for raw SQL), and the declarative output types.
  */
-export function validationPlan(spec: PipelineSpec): ValidationPlan {
+export function validationPlan(spec: BatchPipelineSpec): ValidationPlan {
   const declared = isDeclarative(spec.transform) ? declarativeOutputNames(spec.transform) : [];
   return {
     minRows: spec.validate.minRows,

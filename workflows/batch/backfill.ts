@@ -76,6 +76,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
   } catch (err) {
     throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidInput);
   }
+  if (spec.kind !== 'batch') {
+    throw ApplicationFailure.nonRetryable(
+      `${spec.name} is a ${spec.kind} pipeline: a backfill runs a batch pipeline's partitions`,
+      ErrorType.invalidPipelineSpec,
+    );
+  }
   const c: BackfillCarried = input.carried ?? {
     next: 0,
     queue: [],

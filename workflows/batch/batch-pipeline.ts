@@ -18,6 +18,7 @@ import {
   parsePipelineSpec,
   partitionBounds,
   validationPlan,
+  type BatchPipelineSpec,
   type PipelineSpec,
 } from '../../lib/pipelines';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
@@ -64,12 +65,19 @@ const quick = proxyActivities<Activities>({
  * as cancelled. A revocation (preemption) kills the step and queues it again.
  */
 export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<BatchPipelineResult> {
-  let spec: PipelineSpec;
+  let parsed: PipelineSpec;
   try {
-    spec = parsePipelineSpec(input.pipeline);
+    parsed = parsePipelineSpec(input.pipeline);
   } catch (err) {
     throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidPipelineSpec);
   }
+  if (parsed.kind !== 'batch') {
+    throw ApplicationFailure.nonRetryable(
+      `${parsed.name} is a ${parsed.kind} pipeline: a batch run needs a batch pipeline`,
+      ErrorType.invalidPipelineSpec,
+    );
+  }
+  const spec: BatchPipelineSpec = parsed;
   try {
     partitionBounds(spec.partitioning, input.partition);
     const outside = outsideSchedule(spec, input.partition);

@@ -1,11 +1,19 @@
-import { batchOutputColumns, compileBatch, parsePipelineSpec, sparkType } from '../../../lib/pipelines';
+import {
+  batchOutputColumns,
+  compileBatch,
+  compileStreaming,
+  declarativeOutputNames,
+  parsePipelineSpec,
+  sparkType,
+} from '../../../lib/pipelines';
 import { getPipeline, PIPELINES } from '../../../pipelines';
 import { dailyRevenue } from '../../../pipelines/daily-revenue';
 import { pageViews } from '../../../pipelines/page-views';
+import { pageViewsLive } from '../../../pipelines/page-views-live';
 
 describe('example pipelines', () => {
   it('are registered under their names and pass validation (also as JSON)', () => {
-    expect(Object.keys(PIPELINES).sort()).toEqual(['daily-revenue', 'page-views']);
+    expect(Object.keys(PIPELINES).sort()).toEqual(['daily-revenue', 'page-views', 'page-views-live']);
     for (const [name, spec] of Object.entries(PIPELINES)) {
       expect(spec.name).toBe(name);
       expect(parsePipelineSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
@@ -28,6 +36,19 @@ describe('example pipelines', () => {
       'total_amount',
       'max_amount',
     ]);
+  });
+
+  it('page-views-live is the streaming twin of page-views: same topic, same computation', () => {
+    expect(pageViewsLive.kind).toBe('streaming');
+    expect(pageViewsLive.source).toEqual(pageViews.source);
+    expect(pageViewsLive.transform).toEqual(pageViews.transform);
+    expect(pageViewsLive.partitioning).toBe(pageViews.partitioning);
+    expect(pageViewsLive.sink).toEqual({ lake: true, kafka: { topic: 'page-views-live-totals' } });
+    expect(pageViewsLive.stream).toMatchObject({ pool: 'default', parallelism: 1, maxParallelism: 8 });
+    // The stream table holds the batch output's columns, between its partition and watermark.
+    const columns = compileStreaming(pageViewsLive).columns.map((c) => c.name);
+    expect(columns).toEqual(['partition', ...declarativeOutputNames(pageViewsLive.transform), 'watermark']);
+    expect(columns.slice(1, -1)).toEqual(batchOutputColumns(pageViews)?.map((c) => c.name));
   });
 
   it('every lake source reads a registered pipeline, with the schema that pipeline writes', () => {
@@ -61,9 +82,11 @@ describe('getPipeline', () => {
   });
 
   it('names the known pipelines for an unknown name, including inherited property names', () => {
-    expect(() => getPipeline('pageviews')).toThrow('unknown pipeline "pageviews" (known: daily-revenue, page-views)');
+    expect(() => getPipeline('pageviews')).toThrow(
+      'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-live)',
+    );
     expect(() => getPipeline('constructor')).toThrow(
-      'unknown pipeline "constructor" (known: daily-revenue, page-views)',
+      'unknown pipeline "constructor" (known: daily-revenue, page-views, page-views-live)',
     );
     try {
       getPipeline('x');

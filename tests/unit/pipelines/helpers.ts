@@ -1,13 +1,24 @@
-import { InvalidPipelineSpec, parsePipelineSpec, type PipelineSpecInput } from '../../../lib/pipelines';
+import {
+  InvalidPipelineSpec,
+  parsePipelineSpec,
+  type BatchPipelineSpecInput,
+  type StreamingPipelineSpecInput,
+} from '../../../lib/pipelines';
 import { pageViews } from '../../../pipelines/page-views';
+import { pageViewsLive } from '../../../pipelines/page-views-live';
 
 /**
  * A valid Kafka-sourced hourly spec: the page-views example itself, a fresh copy each call,
  * without its schedule (hour partitions), so that a test may change the partitioning.
  */
-export function kafkaSpec(): PipelineSpecInput {
+export function kafkaSpec(): BatchPipelineSpecInput {
   const { schedule: _hourly, ...spec } = structuredClone(pageViews);
-  return spec as PipelineSpecInput;
+  return spec as BatchPipelineSpecInput;
+}
+
+/** A valid streaming spec (lake and Kafka sinks): the page-views-live example itself, a fresh copy each call. */
+export function streamingSpec(): StreamingPipelineSpecInput {
+  return structuredClone(pageViewsLive);
 }
 
 const LAKE_SQL_SPEC = {
@@ -23,10 +34,10 @@ const LAKE_SQL_SPEC = {
   transform: { sql: '  SELECT page, SUM(views) AS views\nFROM events\nGROUP BY page\n' },
   partitioning: 'day',
   batch: { pool: 'default', tenant: 'web', resources: { cpu: 1, memoryMb: 512 } },
-} satisfies PipelineSpecInput;
+} satisfies BatchPipelineSpecInput;
 
 /** A valid lake-sourced daily spec with raw SQL (pages per day over page-views), a fresh copy each call. */
-export function lakeSqlSpec(): PipelineSpecInput {
+export function lakeSqlSpec(): BatchPipelineSpecInput {
   return structuredClone(LAKE_SQL_SPEC);
 }
 

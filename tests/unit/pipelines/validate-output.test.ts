@@ -1,4 +1,4 @@
-import { checkBatchOutput, definePipeline, validationPlan, type PipelineSpec } from '../../../lib/pipelines';
+import { checkBatchOutput, definePipeline, validationPlan, type BatchPipelineSpec } from '../../../lib/pipelines';
 import { dailyRevenue } from '../../../pipelines/daily-revenue';
 import { pageViews } from '../../../pipelines/page-views';
 import { changed } from './helpers';
@@ -28,7 +28,7 @@ describe('validationPlan', () => {
       requiredColumns: ['page', 'views', 'revenue'],
       columns: undefined,
     });
-    const spec = definePipeline(changed({ validate: { minRows: 1, requiredColumns: ['views'] } }) as PipelineSpec);
+    const spec = definePipeline(changed({ validate: { minRows: 1, requiredColumns: ['views'] } }) as BatchPipelineSpec);
     expect(validationPlan(spec)).toEqual(expect.objectContaining({ minRows: 1, requiredColumns: ['views'] }));
   });
 });
