@@ -30,6 +30,7 @@ import { ErrorType } from '../lib/errors';
 import { checkBatchOutput, type BatchOutputSummary, type ValidationPlan } from '../lib/pipelines';
 import type { ActivityDeps } from './deps';
 import { findGoneHolders, signalPool, type HolderRef, type PoolMessage } from './pool';
+import { createStreamActivities } from './stream';
 
 export type { ActivityDeps } from './deps';
 
@@ -63,6 +64,7 @@ function stepKey(): string {
  */
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createStreamActivities(deps),
     /** The trivial activity of the hello workflow. */
     async greet(name: string): Promise<string> {
       return `Hello, ${name}!`;

@@ -233,3 +233,163 @@ async function rootCause(restUrl: string, jobId: string): Promise<string> {
   const root = ex?.exceptionHistory?.entries?.[0]?.stacktrace ?? ex?.['root-exception'] ?? '';
   return [...root.matchAll(/Caused by: ([^\n]+)/g)].map((m) => m[1]).at(-1) ?? root.split('\n')[0] ?? '';
 }
+
+// ---- long-running jobs: details, checkpoints, savepoints (docs/architecture.md#streaming-pipelines)
+
+export interface FlinkJobDetail {
+  jid: string;
+  name: string;
+  state: string;
+  vertices: { id: string; name: string; parallelism: number; maxParallelism?: number; status: string }[];
+}
+
+/** A job with its vertices (each vertex's parallelism is what a rescale is checked against). */
+export async function flinkJobDetail(restUrl: string, jobId: string): Promise<FlinkJobDetail> {
+  return call<FlinkJobDetail>(joinUrl(restUrl, `/jobs/${jobId}`));
+}
+
+/** How often Flink restarted the job itself (its restart strategy: a lost TaskManager...). */
+export async function flinkJobRestarts(restUrl: string, jobId: string): Promise<number> {
+  const metrics = await call<{ id: string; value: string }[]>(
+    joinUrl(restUrl, `/jobs/${jobId}/metrics?get=numRestarts`),
+  );
+  return Number(metrics.find((m) => m.id === 'numRestarts')?.value ?? 0);
+}
+
+export interface FlinkCheckpointStats {
+  /** The newest completed checkpoint (a retained one has an external path). */
+  completed?: { id: number; path?: string; at: number };
+  /** The newest completed savepoint. */
+  savepoint?: { id: number; path?: string; at: number };
+  /** What the job restored from when it started. */
+  restored?: { id: number; path?: string; isSavepoint: boolean };
+}
+
+interface CheckpointEntry {
+  id: number;
+  external_path?: string;
+  latest_ack_timestamp?: number;
+  restore_timestamp?: number;
+  is_savepoint?: boolean;
+}
+
+export async function flinkCheckpoints(restUrl: string, jobId: string): Promise<FlinkCheckpointStats> {
+  const body = await call<{
+    latest?: {
+      completed?: CheckpointEntry | null;
+      savepoint?: CheckpointEntry | null;
+      restored?: CheckpointEntry | null;
+    };
+  }>(joinUrl(restUrl, `/jobs/${jobId}/checkpoints`));
+  const entry = (e?: CheckpointEntry | null) =>
+    e ? { id: e.id, path: e.external_path, at: e.latest_ack_timestamp ?? e.restore_timestamp ?? 0 } : undefined;
+  const restored = body.latest?.restored;
+  return {
+    completed: entry(body.latest?.completed),
+    savepoint: entry(body.latest?.savepoint),
+    restored: restored
+      ? { id: restored.id, path: restored.external_path, isSavepoint: Boolean(restored.is_savepoint) }
+      : undefined,
+  };
+}
+
+/** A savepoint (or stop-with-savepoint) operation as Flink reports it by its trigger id. */
+export type SavepointOperation =
+  { status: 'IN_PROGRESS' } | { status: 'COMPLETED'; location: string } | { status: 'FAILED'; failure: string };
+
+/** A savepoint that Flink could not take (or a stop that failed); carries Flink's cause. */
+export class FlinkSavepointFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlinkSavepointFailed';
+  }
+}
+
+/**
+ * Stops a job with a savepoint, never draining (a drain would fire every open window). The trigger
+ * id is ours: asking again with the same id is the same operation, so a retry after a crash is safe.
+ */
+export async function stopWithSavepoint(restUrl: string, jobId: string, triggerId: string): Promise<void> {
+  await call(joinUrl(restUrl, `/jobs/${jobId}/stop`), { method: 'POST', body: { drain: false, triggerId } });
+}
+
+/** Takes a savepoint of a running job (it keeps running); trigger id as {@link stopWithSavepoint}. */
+export async function triggerSavepoint(restUrl: string, jobId: string, triggerId: string): Promise<void> {
+  await call(joinUrl(restUrl, `/jobs/${jobId}/savepoints`), {
+    method: 'POST',
+    body: { 'cancel-job': false, triggerId },
+  });
+}
+
+/** The operation of a trigger id, or undefined when Flink does not know it (never triggered, or expired). */
+export async function savepointOperation(
+  restUrl: string,
+  jobId: string,
+  triggerId: string,
+): Promise<SavepointOperation | undefined> {
+  let body: { status: { id: string }; operation?: { location?: string; 'failure-cause'?: { 'stack-trace'?: string } } };
+  try {
+    body = await call(joinUrl(restUrl, `/jobs/${jobId}/savepoints/${triggerId}`));
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 404) return undefined;
+    throw err;
+  }
+  if (body.status.id !== 'COMPLETED') return { status: 'IN_PROGRESS' };
+  if (body.operation?.location) return { status: 'COMPLETED', location: body.operation.location };
+  const trace = body.operation?.['failure-cause']?.['stack-trace'] ?? 'no cause given';
+  return { status: 'FAILED', failure: lastCause(trace) };
+}
+
+/** Waits for a savepoint trigger to complete; its location, or {@link FlinkSavepointFailed}. */
+export async function waitSavepoint(
+  restUrl: string,
+  jobId: string,
+  triggerId: string,
+  { timeoutMs = 300_000, signal }: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<string> {
+  return until(
+    () => `savepoint ${triggerId} of Flink job ${jobId} to complete`,
+    async () => {
+      const op = await savepointOperation(restUrl, jobId, triggerId);
+      if (op?.status === 'FAILED')
+        throw new FlinkSavepointFailed(`savepoint of Flink job ${jobId} failed: ${op.failure}`);
+      return op?.status === 'COMPLETED' ? op.location : undefined;
+    },
+    { timeoutMs, intervalMs: 500, signal },
+  );
+}
+
+/**
+ * Disposes a savepoint through the JobManager (`POST /savepoint-disposal`) and waits for it: its
+ * files are deleted by Flink, which knows their layout. Resolves only once Flink says it is done.
+ */
+export async function disposeSavepoint(restUrl: string, location: string, timeoutMs = 120_000): Promise<void> {
+  const { 'request-id': requestId } = await call<{ 'request-id': string }>(joinUrl(restUrl, '/savepoint-disposal'), {
+    method: 'POST',
+    body: { 'savepoint-path': location },
+  });
+  await until(
+    () => `disposal of savepoint ${location}`,
+    async () => {
+      const body = await call<{
+        status: { id: string };
+        operation?: { 'failure-cause'?: { 'stack-trace'?: string } } | null;
+      }>(joinUrl(restUrl, `/savepoint-disposal/${requestId}`));
+      if (body.status.id !== 'COMPLETED') return undefined;
+      const failure = body.operation?.['failure-cause'];
+      if (failure)
+        throw new FlinkSavepointFailed(`disposing ${location} failed: ${lastCause(failure['stack-trace'] ?? '')}`);
+      return true;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+/** Flink's root exception of a job (the last `Caused by:` of its newest failure). */
+export async function flinkRootCause(restUrl: string, jobId: string): Promise<string> {
+  return rootCause(restUrl, jobId);
+}
+
+function lastCause(trace: string): string {
+  return [...trace.matchAll(/Caused by: ([^\n]+)/g)].map((m) => m[1]).at(-1) ?? trace.split('\n')[0] ?? '';
+}

@@ -297,3 +297,42 @@ export async function consumeJson(client: KafkaClient, topic: string, timeoutMs 
   }
   return out;
 }
+
+/** A consumer group's committed offsets on a topic (partition → offset; partitions with none are left out). */
+export async function groupOffsets(
+  client: KafkaClient,
+  groupId: string,
+  topic: string,
+): Promise<Record<string, string>> {
+  return client.withAdmin(async (admin) => {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const out: Record<string, string> = {};
+    for (const p of entry?.partitions ?? []) if (p.offset !== '-1') out[String(p.partition)] = p.offset;
+    return out;
+  });
+}
+
+/** A topic's offset range per partition: `low` (oldest kept, after retention) and `high` (last stable offset). */
+export async function topicRange(
+  client: KafkaClient,
+  topic: string,
+): Promise<Record<string, { low: string; high: string }>> {
+  return client.withAdmin(async (admin) => {
+    const out: Record<string, { low: string; high: string }> = {};
+    for (const p of await admin.fetchTopicOffsets(topic)) out[String(p.partition)] = { low: p.low, high: p.high };
+    return out;
+  });
+}
+
+/**
+ * Records a group has not consumed: Σ (high − committed), a partition with no commit counting from
+ * its oldest record. Stale by up to one checkpoint (Flink commits offsets on checkpoints).
+ */
+export function lagOf(range: Record<string, { low: string; high: string }>, committed: Record<string, string>): number {
+  let lag = 0n;
+  for (const [partition, { low, high }] of Object.entries(range)) {
+    const from = BigInt(committed[partition] ?? low);
+    if (BigInt(high) > from) lag += BigInt(high) - from;
+  }
+  return Number(lag);
+}

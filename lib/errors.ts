@@ -25,6 +25,16 @@ export const ErrorType = {
   admissionRevoked: 'AdmissionRevoked',
   /** Admission: no scheduler runs for the pool named. */
   unknownPool: 'UnknownPool',
+  /** A stream's Flink job did not reach RUNNING (at the asked parallelism) in time, or ended. */
+  streamNotRunning: 'StreamNotRunning',
+  /** A stream's Flink job is unknown to the JobManager or has ended: it cannot be stopped or savepointed. */
+  streamJobGone: 'StreamJobGone',
+  /** Flink could not take a savepoint (its cause attached). */
+  savepointFailed: 'SavepointFailed',
+  /** A rescale that could not complete (rolled back) or was refused. */
+  rescaleFailed: 'RescaleFailed',
+  /** An operation that does not apply to the stream's current state (a savepoint of a paused stream). */
+  invalidStreamState: 'InvalidStreamState',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -43,6 +53,11 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.sourceNotFound,
   ErrorType.admissionRejected,
   ErrorType.unknownPool,
+  ErrorType.streamNotRunning,
+  ErrorType.streamJobGone,
+  ErrorType.savepointFailed,
+  ErrorType.rescaleFailed,
+  ErrorType.invalidStreamState,
 ];
 
 /**

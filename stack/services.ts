@@ -349,6 +349,9 @@ async function writeFlinkConf(ctx: Ctx): Promise<void> {
     'heartbeat.interval': 3000,
     'io.tmp.dirs': path.join(state, 'tmp'),
     'web.tmpdir': path.join(state, 'web'),
+    // A savepoint's result stays readable by its trigger id for a day (Flink's default is 5 min):
+    // a stop retried long after a worker died still finds the savepoint it took.
+    'rest.async.store-duration': '24 h',
     'table.local-time-zone': 'UTC',
   };
   fs.mkdirSync(path.join(state, 'tmp'), { recursive: true });

@@ -3,10 +3,12 @@
 export { helloWorkflow, helloPipelineWorkflow } from './hello';
 export { poolSchedulerWorkflow } from './pool/scheduler';
 export { holdResourcesWorkflow } from './pool/hold';
-export { withAdmission, isRevocation, poolWorkflowId, AdmissionErrors } from './pool/admission';
-export type { AdmissionAsk, AdmissionGrant } from './pool/admission';
+export { acquireAdmission, adoptAdmission, withAdmission, isRevocation, poolWorkflowId, AdmissionErrors } from './pool/admission';
+export type { AdmissionAsk, AdmissionGrant, AdmissionLease } from './pool/admission';
 export type { PoolInput, PoolOptions } from './pool/pool-state';
 export { batchPipelineWorkflow } from './batch/batch-pipeline';
 export type { BatchPipelineInput, BatchPipelineResult } from './batch/batch-pipeline';
 export { backfillWorkflow, backfillWorkflowId, batchWorkflowId } from './batch/backfill';
 export type { BackfillInput } from './batch/backfill';
+export { streamingPipelineWorkflow } from './stream/stream-pipeline';
+export type { StreamCarry, StreamingPipelineInput, StreamingPipelineResult } from './stream/types';

@@ -303,6 +303,8 @@ export const streamStatus = defineQuery<StreamStatus>('status');
 
 export interface RescaleRequest {
   parallelism: number;
+  /** How long the new demand may wait for the pool and the new generation for RUNNING. @default 90_000 */
+  timeoutMs?: number;
 }
 export interface RescaleResult {
   from: number;

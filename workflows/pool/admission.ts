@@ -61,7 +61,13 @@ const { signalPool } = proxyLocalActivities<Activities>({
  * @default requestId `${workflowId}/${runId}/${n}`: the n-th admission of this run
  */
 export type AdmissionAsk = Omit<RequestAdmission, 'requestId' | 'holderWorkflowId' | 'holderRunId' | 'pool'> &
-  Partial<Pick<RequestAdmission, 'requestId'>>;
+  Partial<Pick<RequestAdmission, 'requestId'>> & {
+    /**
+     * The grant outlives this run: it is held by the workflow id, not the run, so a long-running
+     * holder (a stream) keeps it across continue-as-new and adopts it with {@link adoptAdmission}.
+     */
+    acrossRuns?: boolean;
+  };
 
 export interface AdmissionGrant {
   pool: string;
@@ -115,19 +121,25 @@ function registry(): Map<string, Holding> {
 }
 
 /**
- * Asks `pool` for `ask.demand`, waits for the grant, runs `body`, and always releases: on success,
- * failure and cancellation. A revocation (preemption, resize) cancels `body`'s scope: the body
- * sees a `CancelledFailure` it can handle (pause with a savepoint, kill its step), and then
- * `withAdmission` throws an `AdmissionRevoked` failure so the caller can re-queue.
+ * A grant held outside one lexical scope (a streaming pipeline holds its grant across operations
+ * and, during a rescale, holds the old and the new one at once). `release` is idempotent and
+ * never cancelled; `onRevoke` is called once if the pool revokes the grant.
+ */
+export interface AdmissionLease extends AdmissionGrant {
+  readonly revoked: RevocationReason | undefined;
+  onRevoke(callback: (reason: RevocationReason) => void): void;
+  release(): Promise<void>;
+}
+
+/**
+ * Asks `pool` for `ask.demand` and waits for the grant. The caller must `release()` it (on
+ * success, failure and cancellation alike: a grant is never leaked). A cancellation while waiting
+ * withdraws the request.
  *
  * @throws ApplicationFailure `AdmissionRejected` (bad request, with the scheduler's reason),
- *   `UnknownPool` (no scheduler runs for `pool`), `AdmissionRevoked` (details: [reason]).
+ *   `UnknownPool` (no scheduler runs for `pool`).
  */
-export async function withAdmission<T>(
-  pool: string,
-  ask: AdmissionAsk,
-  body: (grant: AdmissionGrant) => Promise<T>,
-): Promise<T> {
+export async function acquireAdmission(pool: string, ask: AdmissionAsk): Promise<AdmissionLease> {
   const info = workflowInfo();
   const holdings = registry();
   // Derived from history alone (not from the seeded PRNG): the same on every replay.
@@ -146,7 +158,7 @@ export async function withAdmission<T>(
   const message: RequestAdmission = {
     requestId,
     holderWorkflowId: info.workflowId,
-    holderRunId: info.runId,
+    ...(ask.acrossRuns ? {} : { holderRunId: info.runId }),
     pool,
     tenant: ask.tenant,
     queue: ask.queue,
@@ -165,6 +177,21 @@ export async function withAdmission<T>(
   if (byActivity) upsertChanged(waiting);
   else upsertSearchAttributes(waiting);
   let asked = false;
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    holdings.delete(requestId);
+    if (!asked) return;
+    // Even when this workflow is being cancelled: a grant is never leaked.
+    await CancellationScope.nonCancellable(() =>
+      byActivity
+        ? signalPool({ pool, signal: 'releaseAdmission', body: { requestId } })
+        : scheduler.signal(releaseAdmission, { requestId }),
+    ).catch(() => {
+      // The scheduler is gone (terminated pool): nothing left to release.
+    });
+  };
   try {
     if (byActivity) {
       // Not cancellable: once the request may have reached the scheduler, the release below must
@@ -199,33 +226,87 @@ export async function withAdmission<T>(
         AdmissionErrors.rejected,
       );
     }
-    upsertSearchAttributes([{ key: SluiceState, value: 'admitted' }]);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  upsertSearchAttributes([{ key: SluiceState, value: 'admitted' }]);
+  return {
+    pool,
+    requestId,
+    grantedAt: holding.grantedAt!,
+    get revoked() {
+      return holding.status === 'revoked' ? holding.revokedReason : undefined;
+    },
+    onRevoke(callback) {
+      holding.onRevoke = () => callback(holding.revokedReason!);
+    },
+    release,
+  };
+}
+
+/**
+ * Takes over a grant an earlier run of this workflow held (asked with `acrossRuns`), after a
+ * continue-as-new: the pool never saw the grant end, and this run releases it.
+ */
+export function adoptAdmission(pool: string, grant: Omit<AdmissionGrant, 'pool'>): AdmissionLease {
+  const holdings = registry();
+  const holding: Holding = { status: 'granted', grantedAt: grant.grantedAt };
+  holdings.set(grant.requestId, holding);
+  let released = false;
+  return {
+    pool,
+    requestId: grant.requestId,
+    grantedAt: grant.grantedAt,
+    get revoked() {
+      return holding.status === 'revoked' ? holding.revokedReason : undefined;
+    },
+    onRevoke(callback) {
+      holding.onRevoke = () => callback(holding.revokedReason!);
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      holdings.delete(grant.requestId);
+      await CancellationScope.nonCancellable(() =>
+        signalPool({ pool, signal: 'releaseAdmission', body: { requestId: grant.requestId } }),
+      ).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Asks `pool` for `ask.demand`, waits for the grant, runs `body`, and always releases: on success,
+ * failure and cancellation. A revocation (preemption, resize) cancels `body`'s scope: the body
+ * sees a `CancelledFailure` it can handle (pause with a savepoint, kill its step), and then
+ * `withAdmission` throws an `AdmissionRevoked` failure so the caller can re-queue.
+ *
+ * @throws ApplicationFailure `AdmissionRejected` (bad request, with the scheduler's reason),
+ *   `UnknownPool` (no scheduler runs for `pool`), `AdmissionRevoked` (details: [reason]).
+ */
+export async function withAdmission<T>(
+  pool: string,
+  ask: AdmissionAsk,
+  body: (grant: AdmissionGrant) => Promise<T>,
+): Promise<T> {
+  const lease = await acquireAdmission(pool, ask);
+  try {
     const scope = new CancellationScope();
-    holding.onRevoke = () => scope.cancel();
+    lease.onRevoke(() => scope.cancel());
     try {
-      return await scope.run(() => body({ pool, requestId, grantedAt: holding.grantedAt! }));
+      return await scope.run(() => body({ pool, requestId: lease.requestId, grantedAt: lease.grantedAt }));
     } catch (err) {
-      if (holding.status === 'revoked' && isCancellation(err)) {
+      if (lease.revoked && isCancellation(err)) {
         throw ApplicationFailure.retryable(
-          `pool ${pool} revoked request ${requestId}: ${holding.revokedReason}`,
+          `pool ${pool} revoked request ${lease.requestId}: ${lease.revoked}`,
           AdmissionErrors.revoked,
-          holding.revokedReason,
+          lease.revoked,
         );
       }
       throw err;
     }
   } finally {
-    holdings.delete(requestId);
-    if (asked) {
-      // Even when this workflow is being cancelled: a grant is never leaked.
-      await CancellationScope.nonCancellable(() =>
-        byActivity
-          ? signalPool({ pool, signal: 'releaseAdmission', body: { requestId } })
-          : scheduler.signal(releaseAdmission, { requestId }),
-      ).catch(() => {
-        // The scheduler is gone (terminated pool): nothing left to release.
-      });
-    }
+    await lease.release();
   }
 }
 

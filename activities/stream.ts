@@ -1,0 +1,408 @@
+/**
+ * The activities of a streaming pipeline (docs/architecture.md#streaming-pipelines): submit a generation,
+ * watch it, stop it with a savepoint, take and dispose savepoints. Each is safe to retry after a
+ * worker was killed at any instant: a generation's JobID and every savepoint's trigger id derive
+ * from the workflow id and the step (never from the attempt), and each activity asks Flink what
+ * already happened before it acts.
+ */
+import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  cancelFlinkJob,
+  disposeSavepoint,
+  findFlinkJob,
+  FIXED_JOB_ID_KEY,
+  flinkCheckpoints,
+  flinkJobDetail,
+  flinkJobRestarts,
+  flinkRootCause,
+  FlinkSavepointFailed,
+  FlinkSqlRejected,
+  savepointOperation,
+  SqlGatewaySession,
+  stopWithSavepoint,
+  triggerSavepoint,
+  waitSavepoint,
+  type FlinkCheckpointStats,
+} from '../engines/flink';
+import { groupOffsets, lagOf, topicRange } from '../engines/kafka';
+import { ErrorType } from '../lib/errors';
+import { sleep, until } from '../lib/poll';
+import { STREAM_PLACEHOLDERS, type CompiledStream } from '../lib/pipelines';
+import type { ActivityDeps } from './deps';
+
+/** A 32-hex id (what Flink takes as a JobID or a savepoint trigger id) for a key. */
+export const hexId = (key: string) => crypto.createHash('md5').update(key).digest('hex');
+
+/** The JobID of a stream's generation: the same for every retry, new for every generation. */
+export const generationJobId = (workflowId: string, generation: number) => hexId(`${workflowId}#${generation}`);
+
+/** The Flink job name of a generation: findable by pipeline name in Flink's UI and REST API. */
+export const generationJobName = (pipeline: string, generation: number) => `sluice:${pipeline}#${generation}`;
+
+/** The Kafka sink's transactional-id prefix of a generation: never shared by two generations. */
+export const transactionalIdPrefix = (pipeline: string, generation: number) => `sluice.${pipeline}.g${generation}`;
+
+const TERMINAL = new Set(['FINISHED', 'FAILED', 'CANCELED', 'SUSPENDED']);
+
+export interface SubmitGeneration {
+  workflowId: string;
+  pipeline: string;
+  generation: number;
+  parallelism: number;
+  compiled: CompiledStream;
+  /** A savepoint or retained checkpoint (`file:...`) to restore from. */
+  restoreFrom?: string;
+}
+
+export interface JobSnapshot {
+  jobId: string;
+  /** Flink's state, or `GONE` when the JobManager does not know the job (it restarted without it). */
+  state: string;
+  vertexParallelism: number[];
+  restarts: number;
+  checkpoint?: FlinkCheckpointStats['completed'];
+  restored?: FlinkCheckpointStats['restored'];
+  lag?: number;
+  rootCause?: string;
+}
+
+export interface WatchInput {
+  jobId: string;
+  groupId: string;
+  topic: string;
+  /** Return after this long even when nothing changed (the workflow then records a fresh snapshot). */
+  maxMs: number;
+}
+
+export interface StopInput {
+  jobId: string;
+  /** Names the step (workflow id, generation, purpose): the savepoint's trigger id is derived from it. */
+  triggerKey: string;
+  savepoint: boolean;
+  groupId: string;
+  topic: string;
+}
+
+export interface SnapshotTaken {
+  location?: string;
+  /** The group's committed offsets right after (Flink commits them when a checkpoint or savepoint completes). */
+  offsets?: Record<string, string>;
+}
+
+export function createStreamActivities(deps: ActivityDeps) {
+  const rest = deps.flink.restUrl;
+  const warehouse = `file://${path.join(deps.lake, 'iceberg')}`;
+  const plans = path.join(deps.lake, '_flink-plans');
+
+  const snapshot = async (jobId: string, input?: { groupId: string; topic: string }): Promise<JobSnapshot> => {
+    const found = await findFlinkJob(rest, jobId);
+    if (!found) return { jobId, state: 'GONE', vertexParallelism: [], restarts: 0 };
+    const [detail, restarts, checkpoints] = await Promise.all([
+      flinkJobDetail(rest, jobId),
+      flinkJobRestarts(rest, jobId).catch(() => 0),
+      flinkCheckpoints(rest, jobId).catch(() => ({}) as FlinkCheckpointStats),
+    ]);
+    const out: JobSnapshot = {
+      jobId,
+      state: detail.state,
+      vertexParallelism: detail.vertices.map((v) => v.parallelism),
+      restarts,
+      checkpoint: checkpoints.completed,
+      restored: checkpoints.restored,
+    };
+    if (input) {
+      out.lag = await Promise.all([
+        topicRange(deps.kafka, input.topic),
+        groupOffsets(deps.kafka, input.groupId, input.topic),
+      ])
+        .then(([range, committed]) => lagOf(range, committed))
+        .catch(() => undefined);
+    }
+    if (detail.state === 'FAILED' || detail.state === 'RESTARTING' || restarts > 0) {
+      out.rootCause = (await flinkRootCause(rest, jobId).catch(() => '')) || undefined;
+    }
+    return out;
+  };
+
+  /** Waits until the job is gone from RUNNING (stopped, cancelled, failed) or unknown. */
+  const waitEnded = (jobId: string) =>
+    until(
+      () => `Flink job ${jobId} to end`,
+      async () => {
+        const job = await findFlinkJob(rest, jobId);
+        return !job || TERMINAL.has(job.state) ? (job?.state ?? 'GONE') : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+
+  const committedOffsets = (input: { groupId: string; topic: string }) =>
+    groupOffsets(deps.kafka, input.groupId, input.topic).catch(() => undefined);
+
+  return {
+    /**
+     * Submits one generation of a stream under its fixed JobID, from a compiled plan: the plan is
+     * compiled once per computation (`COMPILE PLAN IF NOT EXISTS`, the file named by a hash of the
+     * SQL) and every generation runs `EXECUTE PLAN`, so operator ids stay stable and a savepoint
+     * restores at another parallelism. A retry finds the job by its id and submits nothing.
+     */
+    async submitStreamGeneration(input: SubmitGeneration): Promise<{ jobId: string; jobName: string }> {
+      const jobId = generationJobId(input.workflowId, input.generation);
+      const jobName = generationJobName(input.pipeline, input.generation);
+      if (await findFlinkJob(rest, jobId)) return { jobId, jobName };
+      const heart = setInterval(() => heartbeat({ jobId, step: 'submitting' }), 3000);
+      const { compiled } = input;
+      const fill = (sql: string, prefix: string) =>
+        sql
+          .replaceAll(STREAM_PLACEHOLDERS.brokers, deps.brokers.join(','))
+          .replaceAll(STREAM_PLACEHOLDERS.warehouse, warehouse)
+          .replaceAll(STREAM_PLACEHOLDERS.transactionalIdPrefix, prefix);
+      // The plan does not depend on the generation: its Kafka tables are looked up by name in the
+      // session (whose DDL carries this generation's transactional-id prefix).
+      const digest = hexId(JSON.stringify([compiled.ddl.map((d) => fill(d, '-')), compiled.insert, compiled.config]));
+      const planUri = `file://${path.join(plans, input.pipeline, `${digest}.json`)}`;
+      fs.mkdirSync(path.join(plans, input.pipeline), { recursive: true });
+      const session = await SqlGatewaySession.open(
+        deps.flink.gatewayUrl,
+        jobName,
+        {},
+        {
+          requestTimeoutMs: deps.flink.requestTimeoutMs,
+        },
+      );
+      try {
+        for (const statement of compiled.ddl) {
+          await session.execute(fill(statement, transactionalIdPrefix(input.pipeline, input.generation)));
+        }
+        await session.execute(
+          `COMPILE PLAN '${planUri}' IF NOT EXISTS FOR ${fill(compiled.insert, '-')}`,
+          compiled.config,
+        );
+        await session.execute(`EXECUTE PLAN '${planUri}'`, {
+          ...compiled.config,
+          'pipeline.name': jobName,
+          [FIXED_JOB_ID_KEY]: jobId,
+          'parallelism.default': String(input.parallelism),
+          ...(input.restoreFrom ? { 'execution.state-recovery.path': input.restoreFrom } : {}),
+        });
+      } catch (err) {
+        // Refused because the job exists: an earlier attempt submitted it after all.
+        if (err instanceof FlinkSqlRejected && (await findFlinkJob(rest, jobId))) return { jobId, jobName };
+        if (err instanceof FlinkSqlRejected) {
+          throw ApplicationFailure.create({
+            message: err.message,
+            type: ErrorType.flinkSqlRejected,
+            nonRetryable: true,
+            cause: err,
+          });
+        }
+        throw err;
+      } finally {
+        clearInterval(heart);
+        await session.close();
+      }
+      return { jobId, jobName };
+    },
+
+    /**
+     * Waits until the job runs with every vertex RUNNING (and, when given, at `parallelism` on every
+     * vertex that is not pinned lower), heartbeating. Fails for good (`StreamNotRunning`) when the
+     * job fails, ends or is not running in time: the caller rolls back.
+     */
+    async awaitStreamRunning(input: { jobId: string; parallelism?: number; timeoutMs: number }): Promise<JobSnapshot> {
+      const ctx = Context.current();
+      let last: JobSnapshot | undefined;
+      try {
+        return await until(
+          () => `Flink job ${input.jobId} to run${input.parallelism ? ` at parallelism ${input.parallelism}` : ''}`,
+          async () => {
+            const detail = await flinkJobDetail(rest, input.jobId).catch(() => undefined);
+            heartbeat({ jobId: input.jobId, state: detail?.state });
+            if (!detail) return undefined;
+            if (TERMINAL.has(detail.state)) {
+              const cause = await flinkRootCause(rest, input.jobId).catch(() => '');
+              throw ApplicationFailure.nonRetryable(
+                `Flink job ${input.jobId} ended ${detail.state} instead of running${cause ? `: ${cause}` : ''}`,
+                ErrorType.streamNotRunning,
+              );
+            }
+            const running = detail.state === 'RUNNING' && detail.vertices.every((v) => v.status === 'RUNNING');
+            const widest = Math.max(...detail.vertices.map((v) => v.parallelism));
+            last = {
+              jobId: input.jobId,
+              state: detail.state,
+              vertexParallelism: detail.vertices.map((v) => v.parallelism),
+              restarts: 0,
+            };
+            return running && (!input.parallelism || widest === input.parallelism) ? last : undefined;
+          },
+          { timeoutMs: input.timeoutMs, intervalMs: 500, signal: ctx.cancellationSignal },
+        );
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled');
+        if (err instanceof ApplicationFailure) throw err;
+        throw ApplicationFailure.nonRetryable(
+          `Flink job ${input.jobId} was not running${input.parallelism ? ` at parallelism ${input.parallelism}` : ''} within ${input.timeoutMs} ms (last seen: ${last ? `${last.state}, vertices at ${last.vertexParallelism.join('/')}` : 'not yet known to the JobManager'})`,
+          ErrorType.streamNotRunning,
+        );
+      }
+    },
+
+    /**
+     * Watches a running job, heartbeating its state, and returns when it changes (fails, ends,
+     * restarts, disappears from the JobManager) or after `maxMs` with a fresh snapshot: state,
+     * parallelism, Flink's restarts and root cause, the newest checkpoint and the Kafka lag.
+     */
+    async watchStreamJob(input: WatchInput): Promise<JobSnapshot> {
+      const ctx = Context.current();
+      const started = Date.now();
+      let first: JobSnapshot | undefined;
+      for (;;) {
+        let now: JobSnapshot | undefined;
+        try {
+          now = await snapshot(input.jobId, input);
+        } catch {
+          // The JobManager does not answer (restarting?): keep watching; the heartbeat says so.
+          heartbeat({ jobId: input.jobId, state: 'UNREACHABLE' });
+        }
+        if (now) {
+          heartbeat(now);
+          first ??= now;
+          const changed = now.state !== 'RUNNING' || now.restarts !== first.restarts;
+          if (changed || Date.now() - started >= input.maxMs) return now;
+        }
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('watch cancelled');
+        await sleep(1000, ctx.cancellationSignal).catch(() => undefined);
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('watch cancelled');
+      }
+    },
+
+    /**
+     * Stops a job, with a savepoint (our trigger id, never draining) or without, and waits until it
+     * has ended. Idempotent: a retry asks Flink for the trigger's result first, and a job that has
+     * already ended is not stopped again.
+     */
+    async stopStreamJob(input: StopInput): Promise<SnapshotTaken> {
+      const triggerId = hexId(input.triggerKey);
+      const heart = setInterval(() => heartbeat({ jobId: input.jobId, triggerId }), 3000);
+      try {
+        const job = await findFlinkJob(rest, input.jobId);
+        if (!input.savepoint) {
+          if (job && !TERMINAL.has(job.state)) await cancelFlinkJob(rest, input.jobId);
+          await waitEnded(input.jobId);
+          return {};
+        }
+        const known = await savepointOperation(rest, input.jobId, triggerId);
+        if (!known) {
+          if (!job) {
+            throw ApplicationFailure.nonRetryable(
+              `Flink job ${input.jobId} is gone (the JobManager does not know it): no savepoint can be taken`,
+              ErrorType.streamJobGone,
+            );
+          }
+          if (TERMINAL.has(job.state)) {
+            throw ApplicationFailure.nonRetryable(
+              `Flink job ${input.jobId} has already ended ${job.state}: no savepoint can be taken`,
+              ErrorType.streamJobGone,
+            );
+          }
+          await stopWithSavepoint(rest, input.jobId, triggerId);
+        }
+        let location: string;
+        try {
+          location = await waitSavepoint(rest, input.jobId, triggerId);
+        } catch (err) {
+          if (err instanceof FlinkSavepointFailed) {
+            throw ApplicationFailure.create({
+              message: err.message,
+              type: ErrorType.savepointFailed,
+              nonRetryable: true,
+            });
+          }
+          throw err;
+        }
+        await waitEnded(input.jobId);
+        return { location, offsets: await committedOffsets(input) };
+      } finally {
+        clearInterval(heart);
+      }
+    },
+
+    /** Takes a savepoint of a running job (it keeps running). Idempotent by trigger id. */
+    async takeSavepoint(input: Omit<StopInput, 'savepoint'>): Promise<SnapshotTaken> {
+      const triggerId = hexId(input.triggerKey);
+      const heart = setInterval(() => heartbeat({ jobId: input.jobId, triggerId }), 3000);
+      try {
+        if (!(await savepointOperation(rest, input.jobId, triggerId))) {
+          await triggerSavepoint(rest, input.jobId, triggerId);
+        }
+        try {
+          return {
+            location: await waitSavepoint(rest, input.jobId, triggerId),
+            offsets: await committedOffsets(input),
+          };
+        } catch (err) {
+          if (err instanceof FlinkSavepointFailed) {
+            throw ApplicationFailure.create({
+              message: err.message,
+              type: ErrorType.savepointFailed,
+              nonRetryable: true,
+            });
+          }
+          throw err;
+        }
+      } finally {
+        clearInterval(heart);
+      }
+    },
+
+    /**
+     * Whether each savepoint or checkpoint can still be restored: its metadata file is present and
+     * the offsets recorded with it are still inside the topic's retention (not before its oldest record).
+     */
+    async checkRestorable(input: {
+      topic: string;
+      snapshots: { path: string; offsets?: Record<string, string> }[];
+    }): Promise<{ path: string; restorable: boolean; because?: string }[]> {
+      const range = await topicRange(deps.kafka, input.topic).catch(() => undefined);
+      return input.snapshots.map(({ path: location, offsets }) => {
+        const metadata = path.join(localPath(location), '_metadata');
+        if (!fs.existsSync(metadata)) return { path: location, restorable: false, because: `${metadata} is missing` };
+        for (const [partition, offset] of Object.entries(offsets ?? {})) {
+          const low = range?.[partition]?.low;
+          if (low !== undefined && BigInt(offset) < BigInt(low)) {
+            return {
+              path: location,
+              restorable: false,
+              because: `partition ${partition} resumes at offset ${offset}, before the topic's oldest record ${low} (retention)`,
+            };
+          }
+        }
+        return { path: location, restorable: true };
+      });
+    },
+
+    /**
+     * Disposes a savepoint through Flink's REST API; one whose files are already gone counts as
+     * disposed (a retry after the disposal succeeded).
+     */
+    async disposeSavepoint(input: { path: string }): Promise<void> {
+      if (!fs.existsSync(path.join(localPath(input.path), '_metadata'))) return;
+      await disposeSavepoint(rest, input.path);
+    },
+
+    /** The job's current snapshot (for the status after a resubmission or a restart). */
+    async streamJobSnapshot(input: { jobId: string; groupId: string; topic: string }): Promise<JobSnapshot> {
+      return snapshot(input.jobId, input);
+    },
+  };
+}
+
+/** A `file:` location as Flink writes it (`file:/x` or `file:///x`) → a local path. */
+function localPath(location: string): string {
+  return location.startsWith('file:') ? fileURLToPath(location.replace(/^file:\/*/, 'file:///')) : location;
+}

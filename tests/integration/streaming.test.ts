@@ -1,0 +1,234 @@
+/**
+ * Streaming pipelines on the real stack (Temporal, Kafka, Flink with Iceberg): a generator produces
+ * throughout; pause, resume and rescale are sagas whose results are checked through Flink's REST
+ * API (jobs, vertices' parallelism), the pool's state, and the sink's totals read back from the
+ * Iceberg table's current snapshot and from the Kafka topic with read_committed.
+ */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { poolTaskQueue } from '../../config/env';
+import { ensureTopic } from '../../engines/kafka';
+import { flinkJobDetail } from '../../engines/flink';
+import { rootCauseMessage } from '../../lib/errors';
+import { until } from '../../lib/poll';
+import { poolSchedulerWorkflow, streamingPipelineWorkflow } from '../../workflows';
+import {
+  pause,
+  poolState,
+  rescale,
+  resume,
+  savepoint,
+  savepoints,
+  streamStatus,
+  streamWorkflowId,
+  type StreamState,
+} from '../../workflows/messages';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { recordHistory } from '../helpers/histories';
+
+const EventType = temporal.api.enums.v1.EventType;
+import { EventGenerator, icebergTotals, kafkaTotals, liveJobs, sortedEntries, streamSpec } from '../helpers/streams';
+import { connectTestClient, startTestWorker, testDeps, testEnv, type RunningWorker } from '../helpers/worker';
+
+jest.setTimeout(900_000);
+const id = Date.now().toString(36);
+const env = testEnv('it-stream');
+const deps = testDeps(env);
+const poolName = `it-stream-${id}`;
+let client: Client;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  client = await connectTestClient(env);
+  await client.workflow.start(poolSchedulerWorkflow, {
+    taskQueue: poolTaskQueue(env),
+    workflowId: `pool/${poolName}`,
+    args: [{ name: poolName, capacity: { cpu: 24, memoryMb: 16384 }, policy: { kind: 'fifo' } }],
+  });
+  worker = await startTestWorker(env);
+});
+
+afterAll(async () => {
+  await client?.workflow
+    .getHandle(`pool/${poolName}`)
+    .terminate('test over')
+    .catch(() => undefined);
+  await worker?.stop();
+  await client?.connection.close();
+});
+
+async function waitState(handle: WorkflowHandle, state: StreamState, timeoutMs = 240_000) {
+  let last = '';
+  return until(
+    () => `${handle.workflowId} to be ${state} (is ${last})`,
+    async () => {
+      const st = await handle.query(streamStatus);
+      last = `${st.state}${st.error ? `: ${st.error}` : ''}`;
+      if (st.state === 'FAILED' && state !== 'FAILED') throw new Error(`${handle.workflowId} FAILED: ${st.error}`);
+      return st.state === state ? st : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+/** Stops the generator, lets every window fire, and checks both sinks against what was produced. */
+async function expectExactTotals(pipeline: string, topic: string, gen: EventGenerator) {
+  await gen.stopAndFlush();
+  const expected = sortedEntries(gen.produced);
+  let lake: Awaited<ReturnType<typeof icebergTotals>> | undefined;
+  await until(
+    () => `the Iceberg table of ${pipeline} to hold all ${expected.length} windows (has ${lake?.totals.size ?? 0})`,
+    async () => {
+      lake = await icebergTotals(env, pipeline, deps.lake);
+      return lake.totals.size >= expected.length ? lake : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 2000 },
+  );
+  expect(lake!.duplicates).toBe(0);
+  expect(sortedEntries(lake!.totals)).toEqual(expected);
+  const kafka = await kafkaTotals(deps.brokers, `${topic}-out`, expected.length);
+  expect(kafka.duplicates).toBe(0);
+  expect(sortedEntries(kafka.totals)).toEqual(expected);
+}
+
+describe('a streaming pipeline', () => {
+  const name = `st-ops-${id}`;
+  const topic = `it-st-ops-${id}`;
+  let handle: WorkflowHandle<typeof streamingPipelineWorkflow>;
+  const gen = new EventGenerator(deps.brokers, topic);
+
+  beforeAll(async () => {
+    await ensureTopic(deps.kafka, topic, 2);
+    await ensureTopic(deps.kafka, `${topic}-out`, 1);
+    await gen.start();
+    handle = await client.workflow.start(streamingPipelineWorkflow, {
+      taskQueue: env.SLUICE_TASK_QUEUE,
+      workflowId: streamWorkflowId(name),
+      args: [
+        {
+          pipeline: streamSpec(name, topic, poolName, { savepoints: { retain: { count: 2 } } }),
+          continueAsNewAfterRounds: 3,
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await handle?.terminate('test over').catch(() => undefined);
+    for (const job of await liveJobs(deps.flink.restUrl, name)) {
+      await fetch(`${deps.flink.restUrl}/jobs/${job.jid}?mode=cancel`, { method: 'PATCH' }).catch(() => undefined);
+    }
+  });
+
+  test('runs under a grant of the pool, as one Flink job named after the pipeline and generation', async () => {
+    const st = await waitState(handle, 'RUNNING');
+    const jobs = await liveJobs(deps.flink.restUrl, name);
+    expect(jobs.map((j) => j.name)).toEqual([`sluice:${name}#1`]);
+    expect(jobs[0]!.jid).toBe(st.jobId);
+    const pool = await client.workflow.getHandle(`pool/${poolName}`).query(poolState);
+    expect(pool.running.filter((g) => g.holderWorkflowId === handle.workflowId).map((g) => g.kind)).toEqual([
+      'streaming',
+    ]);
+  });
+
+  test('pause stops with a savepoint and releases the grant; resume restores from it', async () => {
+    await handle.signal(pause);
+    const paused = await waitState(handle, 'PAUSED');
+    expect(paused.lastSavepoint?.reason).toBe('pause');
+    expect(await liveJobs(deps.flink.restUrl, name)).toEqual([]);
+    const pool = await client.workflow.getHandle(`pool/${poolName}`).query(poolState);
+    expect(pool.running.filter((g) => g.holderWorkflowId === handle.workflowId)).toEqual([]);
+    // Produced while paused: the resumed job reads it from the savepoint's offsets.
+    await gen.batch(50);
+    await handle.signal(resume);
+    const resumed = await waitState(handle, 'RUNNING');
+    expect(resumed.generation).toBe(2);
+    const checkpoints = await fetch(`${deps.flink.restUrl}/jobs/${resumed.jobId}/checkpoints`).then(
+      (r) => r.json() as Promise<{ latest: { restored?: { external_path: string; is_savepoint: boolean } } }>,
+    );
+    expect(checkpoints.latest.restored).toMatchObject({
+      is_savepoint: true,
+      external_path: paused.lastSavepoint!.path,
+    });
+  });
+
+  test('rescale 1 → 2 → 1 is confirmed by Flink each time', async () => {
+    for (const to of [2, 1]) {
+      const result = await handle.executeUpdate(rescale, { args: [{ parallelism: to }] });
+      expect(result.to).toBe(to);
+      const detail = await flinkJobDetail(deps.flink.restUrl, result.jobId);
+      expect(detail.state).toBe('RUNNING');
+      // Every vertex runs at the new parallelism, but the sinks' writers, pinned to 1.
+      expect(Math.max(...detail.vertices.map((v) => v.parallelism))).toBe(to);
+      expect(await liveJobs(deps.flink.restUrl, name)).toHaveLength(1);
+    }
+  });
+
+  test('a rescale past the cluster rolls back from the same savepoint, and its caller gets the failure', async () => {
+    const before = await handle.query(streamStatus);
+    // 16 slots: the pool has room for them, the TaskManager (8 slots) does not: the new generation never runs.
+    const failed = await handle.executeUpdate(rescale, { args: [{ parallelism: 16, timeoutMs: 20_000 }] }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failed).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(rootCauseMessage(failed)).toMatch(/rolled back to parallelism 1 from savepoint/);
+    const after = await waitState(handle, 'RUNNING');
+    expect(after.parallelism).toBe(before.parallelism);
+    const jobs = await liveJobs(deps.flink.restUrl, name);
+    expect(jobs).toHaveLength(1);
+    const detail = await flinkJobDetail(deps.flink.restUrl, jobs[0]!.jid);
+    expect(Math.max(...detail.vertices.map((v) => v.parallelism))).toBe(1);
+  });
+
+  test('bad operations are refused and change nothing', async () => {
+    const before = await handle.query(streamStatus);
+    for (const parallelism of [0, 17, 1.5]) {
+      const err = await handle.executeUpdate(rescale, { args: [{ parallelism }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(rootCauseMessage(err)).toMatch(/parallelism: expected an integer from 1 to maxParallelism 16/);
+    }
+    await handle.signal(resume); // not paused: ignored, and noted
+    const after = await handle.query(streamStatus);
+    expect(after.generation).toBe(before.generation);
+    expect(after.jobId).toBe(before.jobId);
+    expect(after.events.at(-1)?.what).toMatch(/resume ignored: the stream is RUNNING/);
+  });
+
+  test('retention keeps exactly the configured count, disposes the rest through Flink, never the one a restore needs', async () => {
+    const needed = (await handle.query(streamStatus)).lastSavepoint!.path; // the rollback restored from it
+    const taken: string[] = [];
+    for (let i = 0; i < 3; i++) taken.push((await handle.executeUpdate(savepoint)).path);
+    const catalogue = await handle.query(savepoints);
+    const kept = catalogue.savepoints.filter((s) => s.kind === 'savepoint');
+    expect(kept).toHaveLength(2);
+    expect(kept.map((s) => s.path)).toEqual([needed, taken[2]]);
+    expect(kept.find((s) => s.path === needed)?.pinned).toBe(true);
+    expect(catalogue.disposed).toBeGreaterThanOrEqual(2);
+    // Disposed through Flink's REST API: their files are gone; the kept ones' are there.
+    const local = (p: string) => path.join(p.replace(/^file:\/*/, '/'), '_metadata');
+    for (const p of taken.slice(0, 2)) expect(fs.existsSync(local(p))).toBe(false);
+    for (const s of kept) expect(fs.existsSync(local(s.path))).toBe(true);
+  });
+
+  test('the totals are exact across pause, resume, rescales and a rollback, in both sinks', async () => {
+    await expectExactTotals(name, topic, gen);
+    const runs = [];
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(run);
+    // Continue-as-new happened while the job ran: several runs, one live job, one generation chain.
+    expect(runs.length).toBeGreaterThan(1);
+    for (const run of runs) {
+      const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+      const types = new Set((history.events ?? []).map((e) => e.eventType));
+      // A run with a rescale (an accepted update) that continued as new is the replay fixture.
+      if (
+        types.has(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) &&
+        types.has(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW)
+      ) {
+        await recordHistory('stream-pipeline-rescaled.json', client.workflow.getHandle(run.workflowId, run.runId));
+        break;
+      }
+    }
+  });
+});
