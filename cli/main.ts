@@ -9,6 +9,7 @@ import { registerPipelines } from './pipelines';
 import { registerPool } from './pool';
 import { registerWorker } from './worker';
 import { registerStack } from './stack';
+import { registerStreams } from './streams';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerPool(program);
   registerPipelines(program);
+  registerStreams(program);
   registerWorker(program);
   return program;
 }

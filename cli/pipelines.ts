@@ -14,6 +14,7 @@ import {
   partitionBounds,
   partitionOf,
   partitionsBetween,
+  isStreaming,
   type BatchPipelineSpec,
   type PipelineSpec,
 } from '../lib/pipelines';
@@ -42,6 +43,7 @@ import { UsageError } from './errors';
 import { printPool, withClient } from './pool';
 import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';
+import { controlStream, isStreamId, showStreamStatus, startStream } from './streams';
 
 /**
  * Resolves a pipeline: a name from pipelines/index.ts, or a declarative spec in a JSON file
@@ -64,15 +66,11 @@ function pipelineArg(name: string): PipelineSpec {
   }
 }
 
-/** A pipeline for `run` and `backfill`, which start batch runs. */
-function batchPipelineArg(name: string, verb: 'run' | 'backfill'): BatchPipelineSpec {
+/** A pipeline for `backfill`, which runs the partitions of a batch pipeline. */
+function batchPipelineArg(name: string): BatchPipelineSpec {
   const spec = pipelineArg(name);
   if (spec.kind === 'batch') return spec;
-  throw new UsageError(
-    verb === 'run'
-      ? `${spec.name} is a streaming pipeline: streaming pipelines are started by the stream workflow, not by sluice run`
-      : `${spec.name} is a streaming pipeline: sluice backfill runs the partitions of a batch pipeline`,
-  );
+  throw new UsageError(`${spec.name} is a streaming pipeline: sluice backfill runs the partitions of a batch pipeline`);
 }
 
 function partitionArg(spec: PipelineSpec, partition: string, what = 'partition'): string {
@@ -95,12 +93,20 @@ export function latestCompletePartition(spec: PipelineSpec, now = Date.now()): s
 export function registerPipelines(program: Command): void {
   program
     .command('run <pipeline>')
-    .description('run a batch pipeline for one partition (through admission), and wait for it')
+    .description('run a batch pipeline for one partition, or start a streaming one, through admission; wait for it')
     .option('--partition <id>', 'YYYY-MM-DDTHH (hourly) or YYYY-MM-DD (daily), UTC; default: the newest complete one')
     .option('--no-wait', 'start the run and print its workflow id (and fail at once when no worker polls)')
     .option('--json', 'print the result as JSON (a missing worker is an error, not a wait)')
     .action(async (name: string, opts: { partition?: string; wait: boolean; json?: boolean }) => {
-      const spec = batchPipelineArg(name, 'run');
+      const spec = pipelineArg(name);
+      if (isStreaming(spec)) {
+        if (opts.partition)
+          throw new UsageError(`--partition: ${spec.name} is a streaming pipeline: it has no partitions`);
+        return withClient(async (client, env) => {
+          await requirePool(client, spec);
+          await startStream(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'streaming') });
+        });
+      }
       const partition = opts.partition ? partitionArg(spec, opts.partition) : latestCompletePartition(spec);
       await withClient(async (client, env) => {
         await requirePool(client, spec);
@@ -157,7 +163,7 @@ export function registerPipelines(program: Command): void {
         name: string,
         opts: { from: string; to: string; concurrency: number; dryRun?: boolean; detach?: boolean },
       ) => {
-        const spec = batchPipelineArg(name, 'backfill');
+        const spec = batchPipelineArg(name);
         partitionArg(spec, opts.from, '--from');
         partitionArg(spec, opts.to, '--to');
         let partitions: string[];
@@ -204,37 +210,41 @@ export function registerPipelines(program: Command): void {
     );
 
   for (const [verb, what] of [
-    ['pause', 'finish the current step, then wait (a backfill starts no new partition)'],
-    ['resume', 'go on after a pause'],
-    ['cancel', 'kill the running engine job, release the grant, mark the run cancelled'],
+    ['pause', 'finish the current step, then wait (a backfill starts no new partition; a stream takes a savepoint)'],
+    ['resume', 'go on after a pause (a stream from its savepoint)'],
+    ['cancel', 'kill the running engine job, release the grant, mark the run cancelled (a stream: after a savepoint)'],
   ] as const) {
-    program
+    const command = program
       .command(`${verb} <workflowId>`)
       .description(what)
-      .option('--no-wait', 'do not wait for a worker: fail at once when none polls')
-      .action(async (workflowId: string, opts: { wait: boolean }) => {
-        await withClient(async (client, env) => {
-          const type = await runType(client, workflowId);
-          if (type !== 'batchPipelineWorkflow' && type !== 'backfillWorkflow') {
-            throw new UsageError(`${workflowId} is a ${type}, not a batch run or a backfill`);
-          }
-          // The server takes the signal either way; only a worker acts on it.
-          await requireWorker(client, env, ['pipelines'], { wait: opts.wait });
-          const handle = client.workflow.getHandle(workflowId);
-          if (verb === 'pause') await handle.signal(pause);
-          else if (verb === 'resume') await handle.signal(resume);
-          else await handle.signal(cancel, { reason: 'cancelled with sluice cancel' });
-          process.stderr.write(`sluice: ${verb} sent to ${workflowId}\n`);
-        });
+      .option('--no-wait', 'do not wait for a worker (fail at once when none polls), nor for a stream to get there')
+      .option('--json', "a stream's new status as JSON (a missing worker is an error, not a wait)");
+    if (verb === 'cancel') command.option('--no-savepoint', 'cancel a stream without a final savepoint');
+    command.action(async (workflowId: string, opts: { wait: boolean; json?: boolean; savepoint?: boolean }) => {
+      if (isStreamId(workflowId)) return controlStream(verb, workflowId, opts);
+      await withClient(async (client, env) => {
+        const type = await runType(client, workflowId);
+        if (type !== 'batchPipelineWorkflow' && type !== 'backfillWorkflow') {
+          throw new UsageError(`${workflowId} is a ${type}, not a batch run or a backfill`);
+        }
+        // The server takes the signal either way; only a worker acts on it.
+        await requireWorker(client, env, ['pipelines'], { wait: opts.wait });
+        const handle = client.workflow.getHandle(workflowId);
+        if (verb === 'pause') await handle.signal(pause);
+        else if (verb === 'resume') await handle.signal(resume);
+        else await handle.signal(cancel, { reason: 'cancelled with sluice cancel' });
+        process.stderr.write(`sluice: ${verb} sent to ${workflowId}\n`);
       });
+    });
   }
 
   program
     .command('status <workflowId>')
-    .description('state and progress of a batch run, backfill or pool')
+    .description('state and progress of a batch run, backfill, stream or pool')
     .option('--json', 'print the status query as JSON (implies --no-wait)')
     .option('--no-wait', 'do not wait for a worker: fail at once when none polls')
     .action(async (workflowId: string, opts: { json?: boolean; wait: boolean }) => {
+      if (isStreamId(workflowId)) return showStreamStatus(workflowId, opts);
       await withClient(async (client, env) => {
         const type = await runType(client, workflowId);
         const queue = type === 'poolSchedulerWorkflow' ? 'pools' : 'pipelines';
@@ -250,7 +260,9 @@ export function registerPipelines(program: Command): void {
                 ? await handle.query(poolState)
                 : undefined;
         if (out === undefined)
-          throw new UsageError(`${workflowId} is a ${type}: sluice status knows batch runs, backfills and pools`);
+          throw new UsageError(
+            `${workflowId} is a ${type}: sluice status knows batch runs, backfills, streams and pools`,
+          );
         if (opts.json) return void process.stdout.write(`${JSON.stringify(out)}\n`);
         if (type === 'backfillWorkflow')
           return void process.stdout.write(`${describeBackfill(out as BackfillProgress)}\n`);
@@ -270,26 +282,30 @@ export function registerPipelines(program: Command): void {
     });
 }
 
-function searchAttributes(spec: BatchPipelineSpec, kind: string) {
+/** The pool and tenant a pipeline's runs are admitted under: its `batch` or its `stream` settings. */
+const admission = (spec: PipelineSpec) => (isStreaming(spec) ? spec.stream : spec.batch);
+
+function searchAttributes(spec: PipelineSpec, kind: string) {
   return [
     { key: SluicePipeline, value: spec.name },
     { key: SluiceKind, value: kind },
-    { key: SluicePool, value: spec.batch.pool },
-    { key: SluiceTenant, value: spec.batch.tenant },
+    { key: SluicePool, value: admission(spec).pool },
+    { key: SluiceTenant, value: admission(spec).tenant },
   ];
 }
 
 /** A run waits forever on a pool nobody runs: refuse to start it. */
-async function requirePool(client: Client, spec: BatchPipelineSpec): Promise<void> {
+async function requirePool(client: Client, spec: PipelineSpec): Promise<void> {
+  const { pool } = admission(spec);
   const running = await client.workflow
-    .getHandle(poolWorkflowId(spec.batch.pool))
+    .getHandle(poolWorkflowId(pool))
     .describe()
     .then((d) => d.status.name === 'RUNNING')
     .catch(() => false);
   if (!running) {
     throw new Error(
-      `pool ${spec.batch.pool} (of pipeline ${spec.name}) is not running: create it with ` +
-        `sluice pool ${spec.batch.pool} --capacity cpu=4,memoryMb=8192`,
+      `pool ${pool} (of pipeline ${spec.name}) is not running: create it with ` +
+        `sluice pool ${pool} --capacity cpu=4,memoryMb=8192`,
     );
   }
 }
