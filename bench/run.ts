@@ -17,6 +17,8 @@ const benches: Record<string, () => Bench> = {
   'policy-sim': () => require('./sim/run-sim').run as Bench,
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   admission: () => require('./admission').run as Bench,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  rescale: () => require('./rescale').run as Bench,
 };
 
 async function main(): Promise<void> {
