@@ -95,17 +95,18 @@ export interface SnapshotTaken {
 }
 
 export function createStreamActivities(deps: ActivityDeps) {
-  const rest = deps.flink.restUrl;
-  const warehouse = `file://${path.join(deps.lake, 'iceberg')}`;
-  const plans = path.join(deps.lake, '_flink-plans');
+  const flinkRest = () => deps.flink.restUrl;
+  // Computed when used: tests build activities from partial deps.
+  const warehouse = () => `file://${path.join(deps.lake, 'iceberg')}`;
+  const plans = () => path.join(deps.lake, '_flink-plans');
 
   const snapshot = async (jobId: string, input?: { groupId: string; topic: string }): Promise<JobSnapshot> => {
-    const found = await findFlinkJob(rest, jobId);
+    const found = await findFlinkJob(flinkRest(), jobId);
     if (!found) return { jobId, state: 'GONE', vertexParallelism: [], restarts: 0 };
     const [detail, restarts, checkpoints] = await Promise.all([
-      flinkJobDetail(rest, jobId),
-      flinkJobRestarts(rest, jobId).catch(() => 0),
-      flinkCheckpoints(rest, jobId).catch(() => ({}) as FlinkCheckpointStats),
+      flinkJobDetail(flinkRest(), jobId),
+      flinkJobRestarts(flinkRest(), jobId).catch(() => 0),
+      flinkCheckpoints(flinkRest(), jobId).catch(() => ({}) as FlinkCheckpointStats),
     ]);
     const out: JobSnapshot = {
       jobId,
@@ -124,7 +125,7 @@ export function createStreamActivities(deps: ActivityDeps) {
         .catch(() => undefined);
     }
     if (detail.state === 'FAILED' || detail.state === 'RESTARTING' || restarts > 0) {
-      out.rootCause = (await flinkRootCause(rest, jobId).catch(() => '')) || undefined;
+      out.rootCause = (await flinkRootCause(flinkRest(), jobId).catch(() => '')) || undefined;
     }
     return out;
   };
@@ -134,7 +135,7 @@ export function createStreamActivities(deps: ActivityDeps) {
     until(
       () => `Flink job ${jobId} to end`,
       async () => {
-        const job = await findFlinkJob(rest, jobId);
+        const job = await findFlinkJob(flinkRest(), jobId);
         return !job || TERMINAL.has(job.state) ? (job?.state ?? 'GONE') : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 500 },
@@ -153,19 +154,19 @@ export function createStreamActivities(deps: ActivityDeps) {
     async submitStreamGeneration(input: SubmitGeneration): Promise<{ jobId: string; jobName: string }> {
       const jobId = generationJobId(input.workflowId, input.generation);
       const jobName = generationJobName(input.pipeline, input.generation);
-      if (await findFlinkJob(rest, jobId)) return { jobId, jobName };
+      if (await findFlinkJob(flinkRest(), jobId)) return { jobId, jobName };
       const heart = setInterval(() => heartbeat({ jobId, step: 'submitting' }), 3000);
       const { compiled } = input;
       const fill = (sql: string, prefix: string) =>
         sql
           .replaceAll(STREAM_PLACEHOLDERS.brokers, deps.brokers.join(','))
-          .replaceAll(STREAM_PLACEHOLDERS.warehouse, warehouse)
+          .replaceAll(STREAM_PLACEHOLDERS.warehouse, warehouse())
           .replaceAll(STREAM_PLACEHOLDERS.transactionalIdPrefix, prefix);
       // The plan does not depend on the generation: its Kafka tables are looked up by name in the
       // session (whose DDL carries this generation's transactional-id prefix).
       const digest = hexId(JSON.stringify([compiled.ddl.map((d) => fill(d, '-')), compiled.insert, compiled.config]));
-      const planUri = `file://${path.join(plans, input.pipeline, `${digest}.json`)}`;
-      fs.mkdirSync(path.join(plans, input.pipeline), { recursive: true });
+      const planUri = `file://${path.join(plans(), input.pipeline, `${digest}.json`)}`;
+      fs.mkdirSync(path.join(plans(), input.pipeline), { recursive: true });
       const session = await SqlGatewaySession.open(
         deps.flink.gatewayUrl,
         jobName,
@@ -191,7 +192,7 @@ export function createStreamActivities(deps: ActivityDeps) {
         });
       } catch (err) {
         // Refused because the job exists: an earlier attempt submitted it after all.
-        if (err instanceof FlinkSqlRejected && (await findFlinkJob(rest, jobId))) return { jobId, jobName };
+        if (err instanceof FlinkSqlRejected && (await findFlinkJob(flinkRest(), jobId))) return { jobId, jobName };
         if (err instanceof FlinkSqlRejected) {
           throw ApplicationFailure.create({
             message: err.message,
@@ -220,11 +221,11 @@ export function createStreamActivities(deps: ActivityDeps) {
         return await until(
           () => `Flink job ${input.jobId} to run${input.parallelism ? ` at parallelism ${input.parallelism}` : ''}`,
           async () => {
-            const detail = await flinkJobDetail(rest, input.jobId).catch(() => undefined);
+            const detail = await flinkJobDetail(flinkRest(), input.jobId).catch(() => undefined);
             heartbeat({ jobId: input.jobId, state: detail?.state });
             if (!detail) return undefined;
             if (TERMINAL.has(detail.state)) {
-              const cause = await flinkRootCause(rest, input.jobId).catch(() => '');
+              const cause = await flinkRootCause(flinkRest(), input.jobId).catch(() => '');
               throw ApplicationFailure.nonRetryable(
                 `Flink job ${input.jobId} ended ${detail.state} instead of running${cause ? `: ${cause}` : ''}`,
                 ErrorType.streamNotRunning,
@@ -290,13 +291,13 @@ export function createStreamActivities(deps: ActivityDeps) {
       const triggerId = hexId(input.triggerKey);
       const heart = setInterval(() => heartbeat({ jobId: input.jobId, triggerId }), 3000);
       try {
-        const job = await findFlinkJob(rest, input.jobId);
+        const job = await findFlinkJob(flinkRest(), input.jobId);
         if (!input.savepoint) {
-          if (job && !TERMINAL.has(job.state)) await cancelFlinkJob(rest, input.jobId);
+          if (job && !TERMINAL.has(job.state)) await cancelFlinkJob(flinkRest(), input.jobId);
           await waitEnded(input.jobId);
           return {};
         }
-        const known = await savepointOperation(rest, input.jobId, triggerId);
+        const known = await savepointOperation(flinkRest(), input.jobId, triggerId);
         if (!known) {
           if (!job) {
             throw ApplicationFailure.nonRetryable(
@@ -310,11 +311,11 @@ export function createStreamActivities(deps: ActivityDeps) {
               ErrorType.streamJobGone,
             );
           }
-          await stopWithSavepoint(rest, input.jobId, triggerId);
+          await stopWithSavepoint(flinkRest(), input.jobId, triggerId);
         }
         let location: string;
         try {
-          location = await waitSavepoint(rest, input.jobId, triggerId);
+          location = await waitSavepoint(flinkRest(), input.jobId, triggerId);
         } catch (err) {
           if (err instanceof FlinkSavepointFailed) {
             throw ApplicationFailure.create({
@@ -337,12 +338,12 @@ export function createStreamActivities(deps: ActivityDeps) {
       const triggerId = hexId(input.triggerKey);
       const heart = setInterval(() => heartbeat({ jobId: input.jobId, triggerId }), 3000);
       try {
-        if (!(await savepointOperation(rest, input.jobId, triggerId))) {
-          await triggerSavepoint(rest, input.jobId, triggerId);
+        if (!(await savepointOperation(flinkRest(), input.jobId, triggerId))) {
+          await triggerSavepoint(flinkRest(), input.jobId, triggerId);
         }
         try {
           return {
-            location: await waitSavepoint(rest, input.jobId, triggerId),
+            location: await waitSavepoint(flinkRest(), input.jobId, triggerId),
             offsets: await committedOffsets(input),
           };
         } catch (err) {
@@ -392,7 +393,24 @@ export function createStreamActivities(deps: ActivityDeps) {
      */
     async disposeSavepoint(input: { path: string }): Promise<void> {
       if (!fs.existsSync(path.join(localPath(input.path), '_metadata'))) return;
-      await disposeSavepoint(rest, input.path);
+      await disposeSavepoint(flinkRest(), input.path);
+    },
+
+    /**
+     * The newest retained checkpoint of a job on disk (`<root>/<jobId>/chk-<n>/_metadata`), for a
+     * job the JobManager has forgotten. Exactly-once needs the newest: an older one would replay
+     * windows whose results the sinks have already committed.
+     */
+    async newestRetainedCheckpoint(input: { knownCheckpoint: string; jobId: string }): Promise<string | undefined> {
+      const root = path.dirname(path.dirname(localPath(input.knownCheckpoint)));
+      const dir = path.join(root, input.jobId);
+      if (!fs.existsSync(dir)) return undefined;
+      const newest = fs
+        .readdirSync(dir)
+        .map((f) => /^chk-(\d+)$/.exec(f))
+        .filter((m): m is RegExpExecArray => m !== null && fs.existsSync(path.join(dir, m[0], '_metadata')))
+        .sort((a, b) => Number(b[1]) - Number(a[1]))[0];
+      return newest ? `file:${path.join(dir, newest[0])}` : undefined;
     },
 
     /** The job's current snapshot (for the status after a resubmission or a restart). */

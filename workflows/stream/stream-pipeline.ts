@@ -342,13 +342,18 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     }
   };
 
-  /** The newest point a lost or failed job can restart from: its checkpoint, else a restorable savepoint. */
-  const restorePoint = async (snap?: JobSnapshot): Promise<string | undefined> => {
-    const candidates = [
-      ...(snap?.checkpoint?.path ? [{ path: snap.checkpoint.path }] : []),
-      ...(carry.lastCheckpoint?.path ? [{ path: carry.lastCheckpoint.path }] : []),
-      ...[...carry.savepoints].reverse(),
-    ];
+  /**
+   * The newest point a failed or lost job can restart from: its newest completed checkpoint (as
+   * the JobManager reports it, or as retained on disk when the JobManager forgot the job), else the
+   * newest restorable savepoint. Never an older checkpoint than the newest: the sinks have
+   * committed everything up to it, and restoring an older one would commit those windows twice.
+   */
+  const restorePoint = async (lostJob: string | undefined, snap?: JobSnapshot): Promise<string | undefined> => {
+    let newest = snap?.checkpoint?.path;
+    if (!newest && lostJob && carry.lastCheckpoint?.path) {
+      newest = await flink.newestRetainedCheckpoint({ knownCheckpoint: carry.lastCheckpoint.path, jobId: lostJob });
+    }
+    const candidates = [...(newest ? [{ path: newest }] : []), ...[...carry.savepoints].reverse()];
     if (candidates.length === 0) return carry.restoreFrom;
     const checked = await flink.checkRestorable({ topic: compiled.sourceTopic, snapshots: candidates });
     return checked.find((c) => c.restorable)?.path ?? carry.restoreFrom;
@@ -381,6 +386,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       throw ApplicationFailure.nonRetryable(message, ErrorType.streamNotRunning);
     }
     setState('RECOVERING', `${why}; restart ${carry.recoveryAttempts} of ${s.restart.attempts}`);
+    const lostJob = jobId;
     if (jobId) {
       // Make sure the old generation has ended before the next one starts: never two jobs.
       await flink.stopStreamJob({
@@ -392,7 +398,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       jobId = undefined;
     }
     await sleep(ms(s.restart.backoff) * carry.recoveryAttempts);
-    carry.restoreFrom = await restorePoint(snap);
+    carry.restoreFrom = await restorePoint(lostJob, snap);
     note(`recovering (${why}) from ${carry.restoreFrom ?? 'the start of the topic'}`);
   };
 
