@@ -38,8 +38,12 @@ import type { ActivityDeps } from './deps';
 /** A 32-hex id (what Flink takes as a JobID or a savepoint trigger id) for a key. */
 export const hexId = (key: string) => crypto.createHash('md5').update(key).digest('hex');
 
-/** The JobID of a stream's generation: the same for every retry, new for every generation. */
-export const generationJobId = (workflowId: string, generation: number) => hexId(`${workflowId}#${generation}`);
+/**
+ * The JobID of a stream's generation: the same for every retry, new for every generation and for
+ * every new execution of the workflow id (a stream started again after a cancel counts from 1 again).
+ */
+export const generationJobId = (workflowId: string, firstRunId: string, generation: number) =>
+  hexId(`${workflowId}/${firstRunId}#${generation}`);
 
 /** The Flink job name of a generation: findable by pipeline name in Flink's UI and REST API. */
 export const generationJobName = (pipeline: string, generation: number) => `sluice:${pipeline}#${generation}`;
@@ -51,6 +55,8 @@ const TERMINAL = new Set(['FINISHED', 'FAILED', 'CANCELED', 'SUSPENDED']);
 
 export interface SubmitGeneration {
   workflowId: string;
+  /** The first run of the workflow's continue-as-new chain. */
+  firstRunId: string;
   pipeline: string;
   generation: number;
   parallelism: number;
@@ -151,10 +157,11 @@ export function createStreamActivities(deps: ActivityDeps) {
      * SQL) and every generation runs `EXECUTE PLAN`, so operator ids stay stable and a savepoint
      * restores at another parallelism. A retry finds the job by its id and submits nothing.
      */
-    async submitStreamGeneration(input: SubmitGeneration): Promise<{ jobId: string; jobName: string }> {
-      const jobId = generationJobId(input.workflowId, input.generation);
+    async submitStreamGeneration(input: SubmitGeneration): Promise<{ jobId: string; jobName: string; jobUrl: string }> {
+      const jobId = generationJobId(input.workflowId, input.firstRunId, input.generation);
+      const jobUrl = `${flinkRest()}/#/job/running/${jobId}/overview`;
       const jobName = generationJobName(input.pipeline, input.generation);
-      if (await findFlinkJob(flinkRest(), jobId)) return { jobId, jobName };
+      if (await findFlinkJob(flinkRest(), jobId)) return { jobId, jobName, jobUrl };
       const heart = setInterval(() => heartbeat({ jobId, step: 'submitting' }), 3000);
       const { compiled } = input;
       const fill = (sql: string, prefix: string) =>
@@ -192,7 +199,8 @@ export function createStreamActivities(deps: ActivityDeps) {
         });
       } catch (err) {
         // Refused because the job exists: an earlier attempt submitted it after all.
-        if (err instanceof FlinkSqlRejected && (await findFlinkJob(flinkRest(), jobId))) return { jobId, jobName };
+        if (err instanceof FlinkSqlRejected && (await findFlinkJob(flinkRest(), jobId)))
+          return { jobId, jobName, jobUrl };
         if (err instanceof FlinkSqlRejected) {
           throw ApplicationFailure.create({
             message: err.message,
@@ -206,7 +214,7 @@ export function createStreamActivities(deps: ActivityDeps) {
         clearInterval(heart);
         await session.close();
       }
-      return { jobId, jobName };
+      return { jobId, jobName, jobUrl };
     },
 
     /**
@@ -273,7 +281,12 @@ export function createStreamActivities(deps: ActivityDeps) {
         if (now) {
           heartbeat(now);
           first ??= now;
-          const changed = now.state !== 'RUNNING' || now.restarts !== first.restarts;
+          // A change, not a state: while Flink restarts the job (RESTARTING), keep watching.
+          const changed =
+            now.state !== first.state ||
+            now.restarts !== first.restarts ||
+            TERMINAL.has(now.state) ||
+            now.state === 'GONE';
           if (changed || Date.now() - started >= input.maxMs) return now;
         }
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('watch cancelled');

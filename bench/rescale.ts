@@ -170,7 +170,7 @@ class DirectStream {
     const { deps, spec } = this;
     const compiled = this.#compiled;
     const generation = ++this.generation;
-    const jobId = generationJobId(this.#key, generation);
+    const jobId = generationJobId(this.#key, 'bench', generation);
     const jobName = generationJobName(spec.name, generation);
     const fill = (sql: string, prefix: string) =>
       sql

@@ -97,58 +97,74 @@ export function registerPipelines(program: Command): void {
     .option('--partition <id>', 'YYYY-MM-DDTHH (hourly) or YYYY-MM-DD (daily), UTC; default: the newest complete one')
     .option('--no-wait', 'start the run and print its workflow id (and fail at once when no worker polls)')
     .option('--json', 'print the result as JSON (a missing worker is an error, not a wait)')
-    .action(async (name: string, opts: { partition?: string; wait: boolean; json?: boolean }) => {
-      const spec = pipelineArg(name);
-      if (isStreaming(spec)) {
-        if (opts.partition)
-          throw new UsageError(`--partition: ${spec.name} is a streaming pipeline: it has no partitions`);
-        return withClient(async (client, env) => {
-          await requirePool(client, spec);
-          await startStream(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'streaming') });
-        });
-      }
-      const partition = opts.partition ? partitionArg(spec, opts.partition) : latestCompletePartition(spec);
-      await withClient(async (client, env) => {
-        await requirePool(client, spec);
-        await requireWorker(client, env, ['pipelines', 'pools'], { wait: opts.wait && !opts.json });
-        const workflowId = batchWorkflowId(spec.name, partition);
-        let handle;
-        try {
-          handle = await client.workflow.start(batchPipelineWorkflow, {
-            taskQueue: env.SLUICE_TASK_QUEUE,
-            workflowId,
-            args: [{ pipeline: spec, partition }],
-            // A partition can be run again (a retry of a failed one), but not twice at once.
-            workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-            typedSearchAttributes: searchAttributes(spec, 'batch'),
-            staticSummary: `${spec.name} partition ${partition}`,
+    .option(
+      '--from-savepoint <path>',
+      "streaming: restore from this savepoint (default: the final savepoint of the stream's last cancelled run, if any)",
+    )
+    .option('--from-scratch', 'streaming: start from the beginning of the topic, ignoring any earlier savepoint')
+    .action(
+      async (
+        name: string,
+        opts: { partition?: string; wait: boolean; json?: boolean; fromSavepoint?: string; fromScratch?: boolean },
+      ) => {
+        const spec = pipelineArg(name);
+        if (!isStreaming(spec) && (opts.fromSavepoint || opts.fromScratch)) {
+          throw new UsageError(`--from-savepoint/--from-scratch: ${spec.name} is a batch pipeline`);
+        }
+        if (opts.fromSavepoint && opts.fromScratch) {
+          throw new UsageError('--from-savepoint and --from-scratch: give one or the other');
+        }
+        if (isStreaming(spec)) {
+          if (opts.partition)
+            throw new UsageError(`--partition: ${spec.name} is a streaming pipeline: it has no partitions`);
+          return withClient(async (client, env) => {
+            await requirePool(client, spec);
+            await startStream(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'streaming') });
           });
-        } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError) {
-            throw new Error(`${workflowId} is already running (sluice status ${workflowId})`);
+        }
+        const partition = opts.partition ? partitionArg(spec, opts.partition) : latestCompletePartition(spec);
+        await withClient(async (client, env) => {
+          await requirePool(client, spec);
+          await requireWorker(client, env, ['pipelines', 'pools'], { wait: opts.wait && !opts.json });
+          const workflowId = batchWorkflowId(spec.name, partition);
+          let handle;
+          try {
+            handle = await client.workflow.start(batchPipelineWorkflow, {
+              taskQueue: env.SLUICE_TASK_QUEUE,
+              workflowId,
+              args: [{ pipeline: spec, partition }],
+              // A partition can be run again (a retry of a failed one), but not twice at once.
+              workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+              typedSearchAttributes: searchAttributes(spec, 'batch'),
+              staticSummary: `${spec.name} partition ${partition}`,
+            });
+          } catch (err) {
+            if (err instanceof WorkflowExecutionAlreadyStartedError) {
+              throw new Error(`${workflowId} is already running (sluice status ${workflowId})`);
+            }
+            throw err;
           }
-          throw err;
-        }
-        process.stderr.write(`sluice: started ${workflowId}\n`);
-        if (!opts.wait) {
-          process.stdout.write(`${workflowId}\n`);
-          return;
-        }
-        try {
-          const result = await handle.result();
-          process.stdout.write(
-            opts.json
-              ? `${JSON.stringify(result)}\n`
-              : `${workflowId}: ${result.state}${result.rows !== undefined ? `, ${result.rows} rows in ${result.lakePath}` : ''}\n`,
-          );
-        } catch (err) {
-          if (err instanceof WorkflowFailedError) {
-            throw new Error(`${workflowId} failed: ${rootCauseMessage(err)}`);
+          process.stderr.write(`sluice: started ${workflowId}\n`);
+          if (!opts.wait) {
+            process.stdout.write(`${workflowId}\n`);
+            return;
           }
-          throw err;
-        }
-      });
-    });
+          try {
+            const result = await handle.result();
+            process.stdout.write(
+              opts.json
+                ? `${JSON.stringify(result)}\n`
+                : `${workflowId}: ${result.state}${result.rows !== undefined ? `, ${result.rows} rows in ${result.lakePath}` : ''}\n`,
+            );
+          } catch (err) {
+            if (err instanceof WorkflowFailedError) {
+              throw new Error(`${workflowId} failed: ${rootCauseMessage(err)}`);
+            }
+            throw err;
+          }
+        });
+      },
+    );
 
   program
     .command('backfill <pipeline>')

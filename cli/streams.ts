@@ -27,7 +27,7 @@ import {
   type StreamState,
   type StreamStatus,
 } from '../workflows/messages';
-import { streamingPipelineWorkflow } from '../workflows';
+import { streamingPipelineWorkflow, type StreamingPipelineResult } from '../workflows';
 import { plain } from './demo';
 import { UsageError } from './errors';
 import { withClient } from './pool';
@@ -104,6 +104,29 @@ export interface StartStreamOptions {
   searchAttributes: SearchAttributePair[];
   wait: boolean;
   json?: boolean;
+  /** Restore from this savepoint. */
+  fromSavepoint?: string;
+  /** Ignore the last run's final savepoint. */
+  fromScratch?: boolean;
+}
+
+/**
+ * Where a new run of a stream starts: the savepoint asked for, else the final savepoint of the
+ * stream's last run if it was cancelled with one (as the Flink Kubernetes Operator restores a
+ * re-created job from its last savepoint), else the beginning of the topic.
+ */
+async function startingPoint(client: Client, id: string, opts: StartStreamOptions): Promise<string | undefined> {
+  if (opts.fromScratch) return undefined;
+  if (opts.fromSavepoint) return opts.fromSavepoint;
+  try {
+    const last = client.workflow.getHandle(id);
+    const d = await last.describe();
+    if (d.status.name !== 'COMPLETED') return undefined;
+    return ((await last.result()) as StreamingPipelineResult | undefined)?.savepoint;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -118,12 +141,14 @@ export async function startStream(
 ): Promise<void> {
   await requireWorker(client, env, ['pipelines', 'pools'], { wait: opts.wait && !opts.json });
   const id = streamWorkflowId(spec.name);
+  const restoreFrom = await startingPoint(client, id, opts);
+  if (restoreFrom) process.stderr.write(`sluice: ${id} restores from ${restoreFrom}\n`);
   let handle;
   try {
     handle = await client.workflow.start(streamingPipelineWorkflow, {
       taskQueue: env.SLUICE_TASK_QUEUE,
       workflowId: id,
-      args: [{ pipeline: spec }],
+      args: [{ pipeline: spec, restoreFrom }],
       // A cancelled stream may be started again; a running one is refused (the server's own check).
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: opts.searchAttributes,

@@ -342,9 +342,12 @@ async function writeFlinkConf(ctx: Ctx): Promise<void> {
     'execution.checkpointing.externalized-checkpoint-retention': 'RETAIN_ON_CANCELLATION',
     'execution.checkpointing.num-retained': 3,
     // A lost TaskManager is Flink's to recover (restart strategy); noticed within seconds, not 50 s.
-    'restart-strategy.type': 'exponential-delay',
-    'restart-strategy.exponential-delay.initial-backoff': '1 s',
-    'restart-strategy.exponential-delay.max-backoff': '10 s',
+    // Bounded, so that a job Flink cannot restart ends FAILED and Sluice's own restart policy
+    // (resubmission from the newest checkpoint, `stream.restart`) takes over: 20 × 3 s covers a
+    // TaskManager that comes back within a minute.
+    'restart-strategy.type': 'fixed-delay',
+    'restart-strategy.fixed-delay.attempts': 20,
+    'restart-strategy.fixed-delay.delay': '3 s',
     'heartbeat.timeout': 15000,
     'heartbeat.interval': 3000,
     'io.tmp.dirs': path.join(state, 'tmp'),

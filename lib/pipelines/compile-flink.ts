@@ -22,7 +22,7 @@ import {
  * is the UTC hour or day of its start, as lib/pipelines/partitions.ts cuts them.
  */
 
-/** Placeholders the activity replaces at run time, inside SQL string literals (it doubles any `'`). */
+/** Placeholders the activity replaces at run time, inside SQL string literals (their values never hold a `'`: broker lists, paths, name prefixes). */
 export const KAFKA_BROKERS = '${KAFKA_BROKERS}';
 /** The Iceberg warehouse, e.g. `file:///work/main/data/lake/iceberg`. */
 export const LAKE_WAREHOUSE = '${LAKE_WAREHOUSE}';

@@ -99,6 +99,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     disposed: 0,
     recoveryAttempts: 0,
     events: [],
+    restoreFrom: input.restoreFrom,
   };
   const ms = (text: string) => parseDuration(text)!.ms;
   const st: StreamStatus = {
@@ -125,7 +126,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
   let admissionScope: CancellationScope | undefined;
   const wake = () => {
     watchScope?.cancel();
-    if (cancelRequest) admissionScope?.cancel();
+    if (cancelRequest || pauseRequested) admissionScope?.cancel();
   };
 
   const note = (what: string) => {
@@ -184,7 +185,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     wake();
   });
   setHandler(resume, () => {
-    if (!carry.paused) return note(`resume ignored: the stream is ${st.state}, not paused`);
+    if (!carry.paused && !pauseRequested) return note(`resume ignored: the stream is ${st.state}, not paused`);
     resumeRequested = true;
     note('resume requested');
   });
@@ -299,6 +300,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     carry.generation += 1;
     const sub = await flink.submitStreamGeneration({
       workflowId,
+      firstRunId: workflowInfo().firstExecutionRunId,
       pipeline: spec.name,
       generation: carry.generation,
       parallelism,
@@ -307,6 +309,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     });
     jobId = sub.jobId;
     st.jobName = sub.jobName;
+    st.jobUrl = sub.jobUrl;
     note(
       `generation ${carry.generation} submitted as ${sub.jobId} at parallelism ${parallelism}${carry.restoreFrom ? ` from ${carry.restoreFrom}` : ''}`,
     );
@@ -359,6 +362,30 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     return checked.find((c) => c.restorable)?.path ?? carry.restoreFrom;
   };
 
+  /**
+   * Stops the live job for a pause, a revocation or a cancel, and returns where it resumes from:
+   * its savepoint, or, when Flink cannot take one (a failing job, a job the JobManager lost), the
+   * newest retained checkpoint, after the job was cancelled. The stop itself always happens.
+   */
+  const stopForGood = async (reason: SnapshotReason, withSavepoint = true): Promise<string | undefined> => {
+    const stopping = jobId!;
+    try {
+      return (await stopJob(reason, withSavepoint))?.path;
+    } catch (err) {
+      const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : '';
+      if (type !== ErrorType.savepointFailed && type !== ErrorType.streamJobGone) throw err;
+      note(`${reason}: no savepoint (${rootCauseMessage(err)}); stopping without one`);
+      await flink.stopStreamJob({
+        jobId: stopping,
+        triggerKey: `${workflowId}#${carry.generation}#stop`,
+        savepoint: false,
+        ...watchTarget,
+      });
+      jobId = undefined;
+      return restorePoint(stopping);
+    }
+  };
+
   const releaseLease = async () => {
     await lease?.release();
     lease = undefined;
@@ -399,6 +426,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     }
     await sleep(ms(s.restart.backoff) * carry.recoveryAttempts);
     carry.restoreFrom = await restorePoint(lostJob, snap);
+    recovering = true;
     note(`recovering (${why}) from ${carry.restoreFrom ?? 'the start of the topic'}`);
   };
 
@@ -428,7 +456,14 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     }
     // 2. Stop with a savepoint; 3. restore from it at the new parallelism; 4. check it in Flink.
     setState('RESCALING', `rescaling ${from} → ${to}: stop with savepoint`);
-    const sp = (await stopJob('rescale'))!;
+    let sp: SavepointRecord;
+    try {
+      sp = (await stopJob('rescale'))!;
+    } catch (err) {
+      // Nothing stopped (no savepoint): the old generation runs on, under the old grant.
+      await next.release();
+      throw err;
+    }
     carry.restoreFrom = sp.path;
     try {
       setState('RESCALING', `rescaling ${from} → ${to}: restoring from ${sp.path}`);
@@ -439,7 +474,6 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       carry.parallelism = to;
       op.result = { from, to, savepoint: sp.path, jobId: jobId!, vertexParallelism: snap.vertexParallelism };
       note(`rescaled ${from} → ${to}`);
-      await applyRetention();
     } catch (err) {
       if (isCancellation(err)) throw err;
       // Roll back: end the new generation, restore the old parallelism from the same savepoint.
@@ -454,6 +488,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     } finally {
       st.operation = undefined;
     }
+    if (op.result) await applyRetention();
   };
 
   const doSavepoint = async (op: Extract<Op, { kind: 'savepoint' }>) => {
@@ -472,6 +507,8 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
   // ---- the state machine
 
   let rounds = 0;
+  /** Set by `recover`: the next submission is a recovery, not a start or a resume. */
+  let recovering = false;
   try {
     for (;;) {
       if (cancelRequest && !jobId) break;
@@ -499,6 +536,12 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
           lease = await admissionScope.run(() => acquireAdmission(s.pool, askFor(carry.parallelism)));
         } catch (err) {
           if (isCancellation(err) && cancelRequest) continue;
+          if (isCancellation(err) && pauseRequested) {
+            // Paused while waiting: nothing runs, nothing to stop.
+            pauseRequested = false;
+            carry.paused = true;
+            continue;
+          }
           throw err;
         } finally {
           admissionScope = undefined;
@@ -508,7 +551,10 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       }
 
       if (!jobId) {
-        setState(carry.restoreFrom ? 'RECOVERING' : 'STARTING', `submitting generation ${carry.generation + 1}`);
+        setState(
+          recovering ? 'RECOVERING' : 'STARTING',
+          `submitting generation ${carry.generation + 1}${carry.restoreFrom ? ` from ${carry.restoreFrom}` : ''}`,
+        );
         try {
           const snap = await submit(carry.parallelism);
           st.flinkState = snap.state;
@@ -518,14 +564,14 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
           await recover(`generation ${carry.generation} did not start: ${err.cause.message}`);
           continue;
         }
+        recovering = false;
         setState('RUNNING', `generation ${carry.generation} runs`);
       }
 
       // Between watch rounds: the operations that arrived, in order.
       if (revokedBecause) {
         setState('PAUSING', `pool ${s.pool} revoked the grant (${revokedBecause}): stop with savepoint`);
-        const sp = await stopJob('revoked');
-        carry.restoreFrom = sp?.path;
+        carry.restoreFrom = await stopForGood('revoked');
         await releaseLease();
         note(`paused by the pool (${revokedBecause}); resumes when re-admitted`);
         await applyRetention();
@@ -541,13 +587,12 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       }
       if (cancelRequest) {
         setState('CANCELLING', cancelRequest.reason);
-        await stopJob('cancel', cancelRequest.savepoint);
+        await stopForGood('cancel', cancelRequest.savepoint);
         continue;
       }
       if (pauseRequested) {
         setState('PAUSING', 'stop with savepoint');
-        const sp = await stopJob('pause');
-        carry.restoreFrom = sp?.path;
+        carry.restoreFrom = await stopForGood('pause');
         pauseRequested = false;
         carry.paused = true;
         await applyRetention();
@@ -646,10 +691,25 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
   } catch (err) {
     if (!isCancellation(err)) {
       st.error ??= rootCauseMessage(err);
+      // Never leave a job running unwatched, nor a grant held by a failed workflow.
+      await CancellationScope.nonCancellable(async () => {
+        if (jobId) {
+          await flink
+            .stopStreamJob({
+              jobId,
+              triggerKey: `${workflowId}#${carry.generation}#stop`,
+              savepoint: false,
+              ...watchTarget,
+            })
+            .catch(() => undefined);
+        }
+        await releaseLease();
+      });
       if (st.state !== 'FAILED') setState('FAILED', st.error);
       throw err;
     }
     // A Temporal cancellation: stop the job (no savepoint can be awaited safely), release, end.
+    // (A failure lands here too, below: the job is stopped and the grant released before failing.)
     await CancellationScope.nonCancellable(async () => {
       if (jobId)
         await flink.stopStreamJob({

@@ -31,6 +31,8 @@ export interface StreamingPipelineInput {
   pipeline: PipelineSpec;
   /** Set by continue-as-new. */
   carry?: StreamCarry;
+  /** A new run's first generation restores from this savepoint (a cancelled run's final one). */
+  restoreFrom?: string;
   /**
    * Continue as new after this many watch rounds even when Temporal does not suggest it yet
    * (tests and the replay fixtures use a small number). @default only when suggested
