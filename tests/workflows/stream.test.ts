@@ -1,0 +1,183 @@
+/**
+ * The streaming workflow's policies on a dev server, with a fake Flink (the real one runs in
+ * tests/integration/streaming*.test.ts): a job that keeps failing is resubmitted from its newest
+ * checkpoint with bounded attempts and then fails the workflow with Flink's root cause; a revoked
+ * grant pauses the stream with a savepoint and re-admission resumes it from there; a cancel takes a
+ * final savepoint; a batch spec is refused. The pool scheduler is real.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Activities } from '../../activities';
+import type { JobSnapshot } from '../../activities/stream';
+import { ErrorType, rootCauseMessage } from '../../lib/errors';
+import { until } from '../../lib/poll';
+import { holdResourcesWorkflow, poolSchedulerWorkflow, streamingPipelineWorkflow } from '../../workflows';
+import { cancelStream, configurePool, poolState, streamStatus, type StreamState } from '../../workflows/messages';
+import { streamSpec } from '../helpers/streams';
+import { pageViewsFor } from '../helpers/pipelines';
+import { startWorkflowSuite, type WorkflowSuite } from '../helpers/temporal';
+
+jest.setTimeout(300_000);
+let suite: WorkflowSuite;
+let env: TestWorkflowEnvironment;
+const taskQueue = 'stream-tests';
+
+/** The fake cluster: each job's state, what was submitted, stopped and restored. */
+const jobs = new Map<string, string>();
+const submitted: { jobId: string; restoreFrom?: string; pipeline: string }[] = [];
+const failing = new Set<string>();
+let savepointSeq = 0;
+
+const fakes: Partial<Activities> = {
+  submitStreamGeneration: async (input) => {
+    const jobId = `${input.pipeline}-${input.generation}`;
+    if (!jobs.has(jobId)) {
+      submitted.push({ jobId, restoreFrom: input.restoreFrom, pipeline: input.pipeline });
+      jobs.set(jobId, 'RUNNING');
+    }
+    return { jobId, jobName: `sluice:${input.pipeline}#${input.generation}`, jobUrl: `http://flink/${jobId}` };
+  },
+  awaitStreamRunning: async ({ jobId }) => ({ jobId, state: jobs.get(jobId)!, vertexParallelism: [1], restarts: 0 }),
+  watchStreamJob: async ({ jobId }) => {
+    const ctx = Context.current();
+    // A failing pipeline's job fails shortly after it starts, with Flink's root cause.
+    if (failing.has(jobId.replace(/-\d+$/, ''))) jobs.set(jobId, 'FAILED');
+    const snap = (): JobSnapshot => ({
+      jobId,
+      state: jobs.get(jobId) ?? 'GONE',
+      vertexParallelism: [1],
+      restarts: 0,
+      checkpoint: { id: 7, path: `file:/chk/${jobId}/chk-7`, at: 1 },
+      rootCause: jobs.get(jobId) === 'FAILED' ? 'java.lang.ArithmeticException: / by zero' : undefined,
+    });
+    if (snap().state !== 'RUNNING') return snap();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 500);
+      ctx.cancellationSignal.addEventListener('abort', () => (clearTimeout(t), resolve()));
+    });
+    return snap();
+  },
+  stopStreamJob: async ({ jobId, savepoint }) => {
+    jobs.set(jobId, savepoint ? 'FINISHED' : 'CANCELED');
+    return savepoint ? { location: `file:/sp/${jobId}-${++savepointSeq}`, offsets: { '0': '10' } } : {};
+  },
+  takeSavepoint: async ({ jobId }) => ({ location: `file:/sp/${jobId}-${++savepointSeq}` }),
+  checkRestorable: async ({ snapshots }) => snapshots.map(({ path }) => ({ path, restorable: true })),
+  disposeSavepoint: async () => undefined,
+  newestRetainedCheckpoint: async () => undefined,
+};
+
+beforeAll(async () => {
+  suite = await startWorkflowSuite([{ taskQueue, options: { maxHeartbeatThrottleInterval: '1 second' } }], {
+    activities: fakes,
+  });
+  env = suite.env;
+  await env.client.workflow.start(poolSchedulerWorkflow, {
+    taskQueue,
+    workflowId: 'pool/sw',
+    args: [{ name: 'sw', capacity: { cpu: 4, memoryMb: 8192 }, policy: { kind: 'fifo' } }],
+  });
+});
+afterAll(async () => {
+  await env?.client.workflow
+    .getHandle('pool/sw')
+    .terminate('done')
+    .catch(() => undefined);
+  await suite?.stop();
+});
+
+const start = (name: string, stream: Record<string, unknown> = {}) =>
+  env.client.workflow.start(streamingPipelineWorkflow, {
+    taskQueue,
+    workflowId: `stream/${name}`,
+    args: [{ pipeline: streamSpec(name, 'views', 'sw', stream) }],
+  });
+
+const waitState = (h: { query: (q: typeof streamStatus) => Promise<{ state: StreamState }> }, state: StreamState) =>
+  until(`the stream to be ${state}`, async () => ((await h.query(streamStatus)).state === state ? true : undefined));
+
+const grantsOf = async (workflowId: string) =>
+  (await env.client.workflow.getHandle('pool/sw').query(poolState)).running.filter(
+    (g) => g.holderWorkflowId === workflowId,
+  );
+
+test("a job that keeps failing is resubmitted from its newest checkpoint, then the workflow fails with Flink's root cause", async () => {
+  failing.add('sw-failing');
+  const h = await start('sw-failing', { restart: { attempts: 2, backoff: '1 second' } });
+  const err = await h.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(rootCauseMessage(err)).toMatch(/gave up after 2 restarts: java.lang.ArithmeticException: \/ by zero/);
+  const mine = submitted.filter((s) => s.pipeline === 'sw-failing');
+  // The first submission and two restarts, each from the checkpoint of the job before it.
+  expect(mine.map((s) => s.restoreFrom)).toEqual([
+    undefined,
+    'file:/chk/sw-failing-1/chk-7',
+    'file:/chk/sw-failing-2/chk-7',
+  ]);
+  const st = await h.query(streamStatus);
+  expect(st.state).toBe('FAILED');
+  expect(st.events.filter((e) => /^recovering/.test(e.what))).toHaveLength(2);
+  expect(await grantsOf(h.workflowId)).toEqual([]);
+});
+
+test('a revoked grant pauses the stream with a savepoint; re-admitted, it resumes from that savepoint', async () => {
+  const h = await start('sw-revoked');
+  await waitState(h, 'RUNNING');
+  expect(await grantsOf(h.workflowId)).toHaveLength(1);
+  const pool = env.client.workflow.getHandle('pool/sw');
+  // A non-preemptible holder of 2 cpu, then a pool shrunk to 2.5: the stream's (preemptible) grant
+  // is revoked, and its request for 1 cpu waits until the pool grows again.
+  const holder = await env.client.workflow.start(holdResourcesWorkflow, {
+    taskQueue,
+    workflowId: 'hold/sw',
+    args: [
+      {
+        pool: 'sw',
+        tenant: 'ops',
+        priority: 0,
+        demand: { cpu: 2, memoryMb: 512 },
+        kind: 'batch',
+        preemptible: false,
+        holdMs: 600_000,
+      },
+    ],
+  });
+  await until('the holder to be admitted', async () => ((await grantsOf(holder.workflowId)).length ? true : undefined));
+  await pool.executeUpdate(configurePool, { args: [{ capacity: { cpu: 2.5, memoryMb: 8192 } }] });
+  await until('the stream to have stopped with a savepoint', async () => {
+    const st = await h.query(streamStatus);
+    return st.lastSavepoint?.reason === 'revoked' && st.state === 'WAITING_ADMISSION' ? st : undefined;
+  });
+  expect(jobs.get('sw-revoked-1')).toBe('FINISHED');
+  expect(await grantsOf(h.workflowId)).toEqual([]);
+  await pool.executeUpdate(configurePool, { args: [{ capacity: { cpu: 4, memoryMb: 8192 } }] });
+  await waitState(h, 'RUNNING');
+  await holder.terminate('test over');
+  const resumed = submitted.filter((s) => s.pipeline === 'sw-revoked');
+  expect(resumed).toHaveLength(2);
+  expect(resumed[1]!.restoreFrom).toBe((await h.query(streamStatus)).lastSavepoint!.path);
+
+  // Cancel: a final savepoint, the job stopped, the grant released, the result names the savepoint.
+  await h.signal(cancelStream, { reason: 'test over' });
+  const result = await h.result();
+  expect(result).toMatchObject({ state: 'CANCELLED', savepoint: expect.stringMatching(/^file:\/sp\/sw-revoked-2-/) });
+  expect(jobs.get('sw-revoked-2')).toBe('FINISHED');
+  expect(await grantsOf(h.workflowId)).toEqual([]);
+});
+
+test('a batch spec is refused at once and starts nothing', async () => {
+  const h = await env.client.workflow.start(streamingPipelineWorkflow, {
+    taskQueue,
+    workflowId: 'stream/sw-batch',
+    args: [{ pipeline: pageViewsFor({ name: 'sw-batch', topic: 'views', pool: 'sw' }) }],
+  });
+  const err = await h.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect((cause as ApplicationFailure).type).toBe(ErrorType.invalidPipelineSpec);
+  expect(rootCauseMessage(err)).toMatch(/sw-batch is a batch pipeline, not a streaming one/);
+  expect(submitted.filter((s) => s.pipeline === 'sw-batch')).toEqual([]);
+});
