@@ -25,6 +25,7 @@ import {
 } from '../../workflows/messages';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { promisify } from 'node:util';
 import { installedLayout } from '../../stack/install';
 import * as path from 'node:path';
@@ -285,6 +286,8 @@ describe("a streaming pipeline driven only through Temporal's own CLI", () => {
       'rescale',
       '--input',
       '{"parallelism":2}',
+      '--output',
+      'json',
     );
     expect(stdout).toMatch(/"to":\s*2/);
     const jobs = await liveJobs(deps.flink.restUrl, name);
@@ -308,5 +311,91 @@ describe("a streaming pipeline driven only through Temporal's own CLI", () => {
     );
     expect(refused).toMatch(/parallelism: expected an integer from 1 to maxParallelism 16/);
     await expectExactTotals(name, topic, gen);
+  });
+});
+
+describe('the sluice CLI on streams', () => {
+  const name = `st-sl-${id}`;
+  const topic = `it-st-sl-${id}`;
+  const specFile = path.join(os.tmpdir(), `${name}.json`);
+  /** `sluice <args>` in a child process (async: this process runs the worker). */
+  const sluice = (...args: string[]) =>
+    execFileAsync(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'sluice.js'), ...args], {
+      env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
+      timeout: 300_000,
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: err.code ?? 1,
+        stdout: err.stdout ?? '',
+        stderr: err.stderr ?? '',
+      }),
+    );
+
+  beforeAll(async () => {
+    await ensureTopic(deps.kafka, topic, 2);
+    await ensureTopic(deps.kafka, `${topic}-out`, 1);
+    fs.writeFileSync(specFile, JSON.stringify(streamSpec(name, topic, poolName)));
+  });
+  afterAll(async () => {
+    await client.workflow
+      .getHandle(streamWorkflowId(name))
+      .terminate('test over')
+      .catch(() => undefined);
+  });
+
+  test('run starts the stream and waits for RUNNING; status, savepoint(s), pause, resume and cancel work; bad input changes nothing', async () => {
+    const run = await sluice('run', specFile, '--json');
+    expect(run.code).toBe(0);
+    const started = JSON.parse(run.stdout) as { state: string; jobId: string; jobUrl: string };
+    expect(started).toMatchObject({ state: 'RUNNING', jobUrl: expect.stringContaining(started.jobId) });
+    expect((await liveJobs(deps.flink.restUrl, name)).map((j) => j.jid)).toEqual([started.jobId]);
+
+    // Bad input: each refused with the field or the state named; nothing changes.
+    const again = await sluice('run', specFile, '--json');
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`stream/${name} is already running`));
+    const resumeRunning = await sluice('resume', `stream/${name}`);
+    expect(resumeRunning.code).not.toBe(0);
+    expect(resumeRunning.stderr).toMatch(/is RUNNING, not paused: nothing to resume/);
+    const unknown = await sluice('pause', `stream/nope-${id}`);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(new RegExp(`no streaming pipeline stream/nope-${id}`));
+    const zero = await sluice('rescale', `stream/${name}`, '--parallelism', '0');
+    expect(zero.code).not.toBe(0);
+    expect(zero.stderr).toMatch(/--parallelism/);
+    const past = await sluice('rescale', `stream/${name}`, '--parallelism', '17');
+    expect(past.code).toBe(1);
+    expect(past.stderr).toMatch(/rescale failed: .*parallelism: expected an integer from 1 to maxParallelism 16/);
+    const badSpec = path.join(os.tmpdir(), `${name}-bad.json`);
+    fs.writeFileSync(badSpec, JSON.stringify({ ...streamSpec(name, topic, poolName), stream: { pool: poolName } }));
+    const invalid = await sluice('run', badSpec);
+    expect(invalid.code).not.toBe(0);
+    expect(invalid.stderr).toMatch(/stream\.tenant: required/);
+    expect((await liveJobs(deps.flink.restUrl, name)).map((j) => j.jid)).toEqual([started.jobId]);
+
+    const sp = await sluice('savepoint', `stream/${name}`, '--json');
+    expect(sp.code).toBe(0);
+    const taken = JSON.parse(sp.stdout) as { path: string };
+    const list = JSON.parse((await sluice('savepoints', `stream/${name}`, '--json')).stdout) as {
+      savepoints: { path: string }[];
+    };
+    expect(list.savepoints.map((s) => s.path)).toContain(taken.path);
+
+    expect((await sluice('pause', `stream/${name}`)).code).toBe(0);
+    expect(await liveJobs(deps.flink.restUrl, name)).toEqual([]);
+    const paused = JSON.parse((await sluice('status', `stream/${name}`, '--json')).stdout) as { state: string };
+    expect(paused.state).toBe('PAUSED');
+    expect((await sluice('resume', `stream/${name}`)).code).toBe(0);
+    expect(await liveJobs(deps.flink.restUrl, name)).toHaveLength(1);
+    const cancelled = await sluice('cancel', `stream/${name}`);
+    expect(cancelled.code).toBe(0);
+    expect(await liveJobs(deps.flink.restUrl, name)).toEqual([]);
+    // Started again, it restores from the cancel's final savepoint.
+    const rerun = await sluice('run', specFile, '--json');
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toMatch(/restores from file:/);
+    const final = await client.workflow.getHandle(streamWorkflowId(name)).query(streamStatus);
+    expect(final.events.map((e) => e.what).join('\n')).toMatch(/submitted as .* from file:/);
   });
 });

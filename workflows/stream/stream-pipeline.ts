@@ -5,6 +5,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   continueAsNew,
   isCancellation,
   proxyActivities,
@@ -619,7 +620,8 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
           (input.continueAsNewAfterRounds !== undefined && rounds >= input.continueAsNewAfterRounds)) &&
         ops.length === 0
       ) {
-        await condition(allHandlersFinished);
+        // An update that arrives meanwhile runs first (its handler waits for this loop).
+        await condition(() => allHandlersFinished() || ops.length > 0);
         if (ops.length === 0 && !pauseRequested && !cancelRequest && !revokedBecause) {
           return await continueAsNew<typeof streamingPipelineWorkflow>({
             pipeline: spec,
@@ -689,6 +691,8 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       }
     }
   } catch (err) {
+    // Continue-as-new is thrown too: the job and the grant go on in the next run.
+    if (err instanceof ContinueAsNew) throw err;
     if (!isCancellation(err)) {
       st.error ??= rootCauseMessage(err);
       // Never leave a job running unwatched, nor a grant held by a failed workflow.
