@@ -147,6 +147,16 @@ export function createStreamActivities(deps: ActivityDeps) {
       { timeoutMs: 120_000, intervalMs: 500 },
     );
 
+  /** A trigger's savepoint location; a savepoint Flink could not take is a permanent `SavepointFailed`. */
+  const savepointLocation = async (jobId: string, triggerId: string) => {
+    try {
+      return await waitSavepoint(flinkRest(), jobId, triggerId);
+    } catch (err) {
+      if (!(err instanceof FlinkSavepointFailed)) throw err;
+      throw ApplicationFailure.create({ message: err.message, type: ErrorType.savepointFailed, nonRetryable: true });
+    }
+  };
+
   const committedOffsets = (input: { groupId: string; topic: string }) =>
     groupOffsets(deps.kafka, input.groupId, input.topic).catch(() => undefined);
 
@@ -326,21 +336,10 @@ export function createStreamActivities(deps: ActivityDeps) {
           }
           await stopWithSavepoint(flinkRest(), input.jobId, triggerId);
         }
-        let location: string;
-        try {
-          location = await waitSavepoint(flinkRest(), input.jobId, triggerId);
-        } catch (err) {
-          if (err instanceof FlinkSavepointFailed) {
-            throw ApplicationFailure.create({
-              message: err.message,
-              type: ErrorType.savepointFailed,
-              nonRetryable: true,
-            });
-          }
-          throw err;
-        }
-        await waitEnded(input.jobId);
-        return { location, offsets: await committedOffsets(input) };
+        const location = await savepointLocation(input.jobId, triggerId);
+        // The offsets are read while the job finishes (Flink commits them when the savepoint completes).
+        const [, offsets] = await Promise.all([waitEnded(input.jobId), committedOffsets(input)]);
+        return { location, offsets };
       } finally {
         clearInterval(heart);
       }
@@ -354,21 +353,7 @@ export function createStreamActivities(deps: ActivityDeps) {
         if (!(await savepointOperation(flinkRest(), input.jobId, triggerId))) {
           await triggerSavepoint(flinkRest(), input.jobId, triggerId);
         }
-        try {
-          return {
-            location: await waitSavepoint(flinkRest(), input.jobId, triggerId),
-            offsets: await committedOffsets(input),
-          };
-        } catch (err) {
-          if (err instanceof FlinkSavepointFailed) {
-            throw ApplicationFailure.create({
-              message: err.message,
-              type: ErrorType.savepointFailed,
-              nonRetryable: true,
-            });
-          }
-          throw err;
-        }
+        return { location: await savepointLocation(input.jobId, triggerId), offsets: await committedOffsets(input) };
       } finally {
         clearInterval(heart);
       }

@@ -7,7 +7,9 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { listFlinkJobs, SqlGatewaySession } from '../../engines/flink';
 import { definePipeline, type PipelineSpec } from '../../lib/pipelines';
-import { sleep } from '../../lib/poll';
+import type { WorkflowHandle } from '@temporalio/client';
+import { sleep, until } from '../../lib/poll';
+import { streamStatus, type StreamState, type StreamStatus } from '../../workflows/messages';
 import type { Env } from '../../config/env';
 import * as path from 'node:path';
 
@@ -202,4 +204,50 @@ export function producedTotals(gen: EventGenerator): Totals {
 
 export function sortedEntries(t: Totals) {
   return [...t.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** Waits until a stream's `status` query says `state` (a FAILED stream ends the wait with its error). */
+export async function waitState(
+  handle: WorkflowHandle,
+  state: StreamState,
+  timeoutMs = 300_000,
+): Promise<StreamStatus> {
+  let last = '';
+  return until(
+    () => `${handle.workflowId} to be ${state} (is ${last})`,
+    async () => {
+      const st = await handle.query(streamStatus);
+      last = `${st.state}${st.error ? `: ${st.error}` : ''}`;
+      if (st.state === 'FAILED' && state !== 'FAILED') throw new Error(`${handle.workflowId} FAILED: ${st.error}`);
+      return st.state === state ? st : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+/**
+ * Stops the generator, lets every window fire, and returns both sinks' totals (the Iceberg table's
+ * current snapshot, the Kafka topic read_committed) beside what was produced.
+ */
+export async function sinkTotals(
+  env: Env,
+  lake: string,
+  brokers: string[],
+  pipeline: string,
+  topic: string,
+  gen: EventGenerator,
+) {
+  await gen.stopAndFlush();
+  const expected = sortedEntries(gen.produced);
+  let table: Awaited<ReturnType<typeof icebergTotals>> | undefined;
+  await until(
+    () => `the Iceberg table of ${pipeline} to hold all ${expected.length} windows (has ${table?.totals.size ?? 0})`,
+    async () => {
+      table = await icebergTotals(env, pipeline, lake);
+      return table.totals.size >= expected.length ? table : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 2000 },
+  );
+  const kafka = await kafkaTotals(brokers, `${topic}-out`, expected.length);
+  return { expected, lake: table!, kafka };
 }

@@ -18,7 +18,7 @@ import { stackPaths } from '../../stack/paths';
 import { readPidRecord, stopDaemon } from '../../stack/process';
 import { poolSchedulerWorkflow, streamingPipelineWorkflow } from '../../workflows';
 import { pause, rescale, resume, streamStatus, streamWorkflowId, type StreamState } from '../../workflows/messages';
-import { EventGenerator, icebergTotals, kafkaTotals, liveJobs, sortedEntries, streamSpec } from '../helpers/streams';
+import { EventGenerator, liveJobs, sinkTotals, sortedEntries, streamSpec, waitState } from '../helpers/streams';
 import { connectTestClient, testDeps, testEnv } from '../helpers/worker';
 
 jest.setTimeout(900_000);
@@ -63,20 +63,6 @@ afterAll(async () => {
   await worker?.kill();
   await client?.connection.close();
 });
-
-async function waitState(handle: WorkflowHandle, state: StreamState, timeoutMs = 300_000) {
-  let last = '';
-  return until(
-    () => `${handle.workflowId} to be ${state} (is ${last})`,
-    async () => {
-      const st = await handle.query(streamStatus);
-      last = `${st.state}${st.error ? `: ${st.error}` : ''}`;
-      if (st.state === 'FAILED') throw new Error(`${handle.workflowId} FAILED: ${st.error}`);
-      return st.state === state ? st : undefined;
-    },
-    { timeoutMs, intervalMs: 500 },
-  );
-}
 
 /** Waits until the workflow has `activity` running (started by the worker), then SIGKILLs the worker. */
 async function killDuring(handle: WorkflowHandle, activity: string) {
@@ -185,20 +171,9 @@ describe('a streaming pipeline whose worker is SIGKILLed mid-saga', () => {
   });
 
   test('the totals are exact in both sinks after every crash', async () => {
-    await gen.stopAndFlush();
-    const expected = sortedEntries(gen.produced);
-    let lake: Awaited<ReturnType<typeof icebergTotals>> | undefined;
-    await until(
-      () => `the Iceberg table to hold all ${expected.length} windows (has ${lake?.totals.size ?? 0})`,
-      async () => {
-        lake = await icebergTotals(env, name, deps.lake);
-        return lake.totals.size >= expected.length ? lake : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 2000 },
-    );
-    expect(lake!.duplicates).toBe(0);
-    expect(sortedEntries(lake!.totals)).toEqual(expected);
-    const kafka = await kafkaTotals(deps.brokers, `${topic}-out`, expected.length);
+    const { expected, lake, kafka } = await sinkTotals(env, deps.lake, deps.brokers, name, topic, gen);
+    expect(lake.duplicates).toBe(0);
+    expect(sortedEntries(lake.totals)).toEqual(expected);
     expect(kafka.duplicates).toBe(0);
     expect(sortedEntries(kafka.totals)).toEqual(expected);
   });

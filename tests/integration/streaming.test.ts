@@ -8,7 +8,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { poolTaskQueue } from '../../config/env';
 import { ensureTopic } from '../../engines/kafka';
-import { flinkJobDetail } from '../../engines/flink';
+import { flinkJobDetail, flinkOverview } from '../../engines/flink';
 import { rootCauseMessage } from '../../lib/errors';
 import { until } from '../../lib/poll';
 import { poolSchedulerWorkflow, streamingPipelineWorkflow } from '../../workflows';
@@ -21,7 +21,6 @@ import {
   savepoints,
   streamStatus,
   streamWorkflowId,
-  type StreamState,
 } from '../../workflows/messages';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,7 +33,7 @@ import { recordHistory } from '../helpers/histories';
 
 const EventType = temporal.api.enums.v1.EventType;
 const execFileAsync = promisify(execFile);
-import { EventGenerator, icebergTotals, kafkaTotals, liveJobs, sortedEntries, streamSpec } from '../helpers/streams';
+import { EventGenerator, liveJobs, sinkTotals, sortedEntries, streamSpec, waitState } from '../helpers/streams';
 import { connectTestClient, startTestWorker, testDeps, testEnv, type RunningWorker } from '../helpers/worker';
 
 jest.setTimeout(900_000);
@@ -64,36 +63,11 @@ afterAll(async () => {
   await client?.connection.close();
 });
 
-async function waitState(handle: WorkflowHandle, state: StreamState, timeoutMs = 240_000) {
-  let last = '';
-  return until(
-    () => `${handle.workflowId} to be ${state} (is ${last})`,
-    async () => {
-      const st = await handle.query(streamStatus);
-      last = `${st.state}${st.error ? `: ${st.error}` : ''}`;
-      if (st.state === 'FAILED' && state !== 'FAILED') throw new Error(`${handle.workflowId} FAILED: ${st.error}`);
-      return st.state === state ? st : undefined;
-    },
-    { timeoutMs, intervalMs: 500 },
-  );
-}
-
 /** Stops the generator, lets every window fire, and checks both sinks against what was produced. */
 async function expectExactTotals(pipeline: string, topic: string, gen: EventGenerator) {
-  await gen.stopAndFlush();
-  const expected = sortedEntries(gen.produced);
-  let lake: Awaited<ReturnType<typeof icebergTotals>> | undefined;
-  await until(
-    () => `the Iceberg table of ${pipeline} to hold all ${expected.length} windows (has ${lake?.totals.size ?? 0})`,
-    async () => {
-      lake = await icebergTotals(env, pipeline, deps.lake);
-      return lake.totals.size >= expected.length ? lake : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 2000 },
-  );
-  expect(lake!.duplicates).toBe(0);
-  expect(sortedEntries(lake!.totals)).toEqual(expected);
-  const kafka = await kafkaTotals(deps.brokers, `${topic}-out`, expected.length);
+  const { expected, lake, kafka } = await sinkTotals(env, deps.lake, deps.brokers, pipeline, topic, gen);
+  expect(lake.duplicates).toBe(0);
+  expect(sortedEntries(lake.totals)).toEqual(expected);
   expect(kafka.duplicates).toBe(0);
   expect(sortedEntries(kafka.totals)).toEqual(expected);
 }
@@ -172,8 +146,11 @@ describe('a streaming pipeline', () => {
 
   test('a rescale past the cluster rolls back from the same savepoint, and its caller gets the failure', async () => {
     const before = await handle.query(streamStatus);
-    // 16 slots: the pool has room for them, the TaskManager (8 slots) does not: the new generation never runs.
-    const failed = await handle.executeUpdate(rescale, { args: [{ parallelism: 16, timeoutMs: 20_000 }] }).then(
+    // One slot more than the cluster has: the pool has room for it, Flink does not, so the new
+    // generation never runs.
+    const slots = (await flinkOverview(deps.flink.restUrl))['slots-total'] ?? 0;
+    expect(slots).toBeLessThan(16); // the spec's maxParallelism: the rescale must pass the validator
+    const failed = await handle.executeUpdate(rescale, { args: [{ parallelism: slots + 1, timeoutMs: 20_000 }] }).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -205,7 +182,15 @@ describe('a streaming pipeline', () => {
     const needed = (await handle.query(streamStatus)).lastSavepoint!.path; // the rollback restored from it
     const taken: string[] = [];
     for (let i = 0; i < 3; i++) taken.push((await handle.executeUpdate(savepoint)).path);
-    const catalogue = await handle.query(savepoints);
+    // Retention runs once each update has answered: wait for the catalogue to settle.
+    const catalogue = await until(
+      'retention to have run after the last savepoint',
+      async () => {
+        const c = await handle.query(savepoints);
+        return c.savepoints.filter((s) => s.kind === 'savepoint').length <= 2 ? c : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     const kept = catalogue.savepoints.filter((s) => s.kind === 'savepoint');
     expect(kept).toHaveLength(2);
     expect(kept.map((s) => s.path)).toEqual([needed, taken[2]]);

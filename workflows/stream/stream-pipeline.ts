@@ -148,6 +148,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
   };
   const watchLease = (l: AdmissionLease) =>
     l.onRevoke((reason) => {
+      if (l !== lease) return; // a grant being given back (the old one of a rescale)
       revokedBecause = reason;
       wake();
     });
@@ -296,6 +297,15 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     return withSavepoint ? record(taken, reason, stopping) : undefined;
   };
 
+  /** Ends a job without a savepoint (a failed generation, a rollback, a stop Flink could not savepoint). */
+  const cancelJob = (id: string) =>
+    flink.stopStreamJob({
+      jobId: id,
+      triggerKey: `${workflowId}#${carry.generation}#stop`,
+      savepoint: false,
+      ...watchTarget,
+    });
+
   /** Submits the next generation (from `carry.restoreFrom`) and waits for it to run. */
   const submit = async (parallelism: number, timeoutMs = START_TIMEOUT_MS): Promise<JobSnapshot> => {
     carry.generation += 1;
@@ -376,12 +386,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : '';
       if (type !== ErrorType.savepointFailed && type !== ErrorType.streamJobGone) throw err;
       note(`${reason}: no savepoint (${rootCauseMessage(err)}); stopping without one`);
-      await flink.stopStreamJob({
-        jobId: stopping,
-        triggerKey: `${workflowId}#${carry.generation}#stop`,
-        savepoint: false,
-        ...watchTarget,
-      });
+      await cancelJob(stopping);
       jobId = undefined;
       return restorePoint(stopping);
     }
@@ -401,13 +406,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       const message = `${why}; gave up after ${s.restart.attempts} restarts${st.rootCause ? `: ${st.rootCause}` : ''}`;
       st.error = message;
       note(message);
-      if (jobId)
-        await flink.stopStreamJob({
-          jobId,
-          triggerKey: `${workflowId}#${carry.generation}#stop`,
-          savepoint: false,
-          ...watchTarget,
-        });
+      if (jobId) await cancelJob(jobId);
       jobId = undefined;
       await releaseLease();
       setState('FAILED', message);
@@ -417,12 +416,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     const lostJob = jobId;
     if (jobId) {
       // Make sure the old generation has ended before the next one starts: never two jobs.
-      await flink.stopStreamJob({
-        jobId,
-        triggerKey: `${workflowId}#${carry.generation}#stop`,
-        savepoint: false,
-        ...watchTarget,
-      });
+      await cancelJob(jobId);
       jobId = undefined;
     }
     await sleep(ms(s.restart.backoff) * carry.recoveryAttempts);
@@ -469,7 +463,8 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     try {
       setState('RESCALING', `rescaling ${from} → ${to}: restoring from ${sp.path}`);
       const snap = await submit(to, op.timeoutMs);
-      await releaseLease();
+      // The old grant goes back once the caller has its answer (both are held until then).
+      releaseAfterOp = lease;
       lease = next;
       watchLease(lease);
       carry.parallelism = to;
@@ -489,7 +484,6 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     } finally {
       st.operation = undefined;
     }
-    if (op.result) await applyRetention();
   };
 
   const doSavepoint = async (op: Extract<Op, { kind: 'savepoint' }>) => {
@@ -502,7 +496,6 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     });
     op.result = record(taken, 'on-demand', jobId!);
     st.operation = undefined;
-    await applyRetention();
   };
 
   // ---- the state machine
@@ -510,6 +503,8 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
   let rounds = 0;
   /** Set by `recover`: the next submission is a recovery, not a start or a resume. */
   let recovering = false;
+  let finalRestorePoint: string | undefined;
+  let releaseAfterOp: AdmissionLease | undefined;
   try {
     for (;;) {
       if (cancelRequest && !jobId) break;
@@ -588,7 +583,9 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       }
       if (cancelRequest) {
         setState('CANCELLING', cancelRequest.reason);
-        await stopForGood('cancel', cancelRequest.savepoint);
+        // Where a later run of this stream picks up: the final savepoint, or the newest checkpoint
+        // when Flink could not take one.
+        finalRestorePoint = await stopForGood('cancel', cancelRequest.savepoint);
         continue;
       }
       if (pauseRequested) {
@@ -611,6 +608,15 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
         op.done = true;
         ops.shift();
         if (jobId) setState('RUNNING', `generation ${carry.generation} runs`);
+        await releaseAfterOp?.release();
+        releaseAfterOp = undefined;
+        // Retention after the caller has its answer: disposing old savepoints is not the operation's cost.
+        if (op.result) {
+          await applyRetention().catch((err: unknown) => {
+            if (isCancellation(err)) throw err;
+            note(`retention failed: ${rootCauseMessage(err)}`);
+          });
+        }
         continue;
       }
 
@@ -631,17 +637,23 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
         }
       }
 
-      // Periodic savepoints, when the spec asks for them.
+      // Periodic savepoints, when the spec asks for them. One that fails is noted, not fatal: the
+      // job runs on and the next interval tries again.
       if (s.savepoints.interval && Date.now() - (carry.lastPeriodicSavepointAt ?? 0) >= ms(s.savepoints.interval)) {
         carry.lastPeriodicSavepointAt = Date.now();
         const n = carry.savepoints.length + carry.disposed + 1;
-        const taken = await flink.takeSavepoint({
-          jobId: jobId!,
-          triggerKey: `${workflowId}#${carry.generation}#savepoint#${n}`,
-          ...watchTarget,
-        });
-        record(taken, 'periodic', jobId!);
-        await applyRetention();
+        try {
+          const taken = await flink.takeSavepoint({
+            jobId: jobId!,
+            triggerKey: `${workflowId}#${carry.generation}#savepoint#${n}`,
+            ...watchTarget,
+          });
+          record(taken, 'periodic', jobId!);
+          await applyRetention();
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          note(`periodic savepoint failed: ${rootCauseMessage(err)}`);
+        }
       }
 
       // Watch one round; an operation, a revocation or a cancel cuts it short.
@@ -697,16 +709,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
       st.error ??= rootCauseMessage(err);
       // Never leave a job running unwatched, nor a grant held by a failed workflow.
       await CancellationScope.nonCancellable(async () => {
-        if (jobId) {
-          await flink
-            .stopStreamJob({
-              jobId,
-              triggerKey: `${workflowId}#${carry.generation}#stop`,
-              savepoint: false,
-              ...watchTarget,
-            })
-            .catch(() => undefined);
-        }
+        if (jobId) await cancelJob(jobId).catch(() => undefined);
         await releaseLease();
       });
       if (st.state !== 'FAILED') setState('FAILED', st.error);
@@ -715,13 +718,7 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     // A Temporal cancellation: stop the job (no savepoint can be awaited safely), release, end.
     // (A failure lands here too, below: the job is stopped and the grant released before failing.)
     await CancellationScope.nonCancellable(async () => {
-      if (jobId)
-        await flink.stopStreamJob({
-          jobId,
-          triggerKey: `${workflowId}#${carry.generation}#stop`,
-          savepoint: false,
-          ...watchTarget,
-        });
+      if (jobId) await cancelJob(jobId);
       await releaseLease();
       setState('CANCELLED', 'workflow cancelled');
     });
@@ -734,6 +731,6 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     pipeline: spec.name,
     state: 'CANCELLED',
     generation: carry.generation,
-    savepoint: cancelRequest!.savepoint ? carry.savepoints.at(-1)?.path : undefined,
+    savepoint: finalRestorePoint,
   };
 }

@@ -44,6 +44,9 @@ export interface StreamingPipelineResult {
   pipeline: string;
   state: 'CANCELLED';
   generation: number;
-  /** The final savepoint, when the cancel took one. */
+  /**
+   * Where a later run picks up: the cancel's final savepoint, or the newest retained checkpoint when
+   * Flink could not take one; unset for a cancel without savepoint.
+   */
   savepoint?: string;
 }
