@@ -3,7 +3,14 @@
 export { helloWorkflow, helloPipelineWorkflow } from './hello';
 export { poolSchedulerWorkflow } from './pool/scheduler';
 export { holdResourcesWorkflow } from './pool/hold';
-export { acquireAdmission, adoptAdmission, withAdmission, isRevocation, poolWorkflowId, AdmissionErrors } from './pool/admission';
+export {
+  acquireAdmission,
+  adoptAdmission,
+  withAdmission,
+  isRevocation,
+  poolWorkflowId,
+  AdmissionErrors,
+} from './pool/admission';
 export type { AdmissionAsk, AdmissionGrant, AdmissionLease } from './pool/admission';
 export type { PoolInput, PoolOptions } from './pool/pool-state';
 export { batchPipelineWorkflow } from './batch/batch-pipeline';
