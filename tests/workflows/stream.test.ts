@@ -14,7 +14,15 @@ import type { JobSnapshot } from '../../activities/stream';
 import { ErrorType, rootCauseMessage } from '../../lib/errors';
 import { until } from '../../lib/poll';
 import { holdResourcesWorkflow, poolSchedulerWorkflow, streamingPipelineWorkflow } from '../../workflows';
-import { cancelStream, configurePool, poolState, streamStatus, type StreamState } from '../../workflows/messages';
+import {
+  cancelStream,
+  configurePool,
+  pause,
+  poolState,
+  resume,
+  streamStatus,
+  type StreamState,
+} from '../../workflows/messages';
 import { streamSpec } from '../helpers/streams';
 import { pageViewsFor } from '../helpers/pipelines';
 import { startWorkflowSuite, type WorkflowSuite } from '../helpers/temporal';
@@ -180,4 +188,23 @@ test('a batch spec is refused at once and starts nothing', async () => {
   expect((cause as ApplicationFailure).type).toBe(ErrorType.invalidPipelineSpec);
   expect(rootCauseMessage(err)).toMatch(/sw-batch is a batch pipeline, not a streaming one/);
   expect(submitted.filter((s) => s.pipeline === 'sw-batch')).toEqual([]);
+});
+
+test('a stream cancelled while paused names its pause savepoint as where a later run picks up', async () => {
+  const h = await start('sw-paused');
+  await waitState(h, 'RUNNING');
+  await h.signal(pause);
+  await waitState(h, 'PAUSED');
+  const paused = await h.query(streamStatus);
+  expect(paused.lastSavepoint?.reason).toBe('pause');
+  // A resume, then a pause: the last word wins (withdrawn before it ran, or paused again after).
+  await h.signal(resume);
+  await h.signal(pause);
+  await waitState(h, 'PAUSED');
+  await h.signal(cancelStream, {});
+  const result = await h.result();
+  const last = (await h.query(streamStatus)).lastSavepoint!;
+  expect(last.reason).toBe('pause');
+  expect(result).toMatchObject({ state: 'CANCELLED', savepoint: last.path });
+  expect(await grantsOf(h.workflowId)).toEqual([]);
 });

@@ -181,6 +181,11 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
     disposed: carry.disposed,
   }));
   setHandler(pause, () => {
+    // A pause after a resume that has not run yet withdraws it: the last word wins.
+    if ((carry.paused || pauseRequested) && resumeRequested) {
+      resumeRequested = false;
+      return note('resume withdrawn by a pause');
+    }
     if (carry.paused || pauseRequested) return note('pause ignored: already paused');
     pauseRequested = true;
     note('pause requested');
@@ -726,6 +731,8 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
   }
 
   await releaseLease();
+  // Cancelled while paused (or waiting for admission): the pause's savepoint is where a later run picks up.
+  if (cancelRequest!.savepoint) finalRestorePoint ??= carry.restoreFrom;
   setState('CANCELLED', cancelRequest!.reason);
   return {
     pipeline: spec.name,
