@@ -20,6 +20,7 @@ import {
   pause,
   poolState,
   resume,
+  savepoints,
   streamStatus,
   type StreamState,
 } from '../../workflows/messages';
@@ -207,4 +208,20 @@ test('a stream cancelled while paused names its pause savepoint as where a later
   expect(last.reason).toBe('pause');
   expect(result).toMatchObject({ state: 'CANCELLED', savepoint: last.path });
   expect(await grantsOf(h.workflowId)).toEqual([]);
+});
+
+test('periodic savepoints are taken on their interval and kept to the retention count', async () => {
+  const h = await start('sw-periodic', { savepoints: { interval: '1 second', retain: { count: 2 } } });
+  await waitState(h, 'RUNNING');
+  const catalogue = await until('three periodic savepoints to have been taken', async () => {
+    const c = await h.query(savepoints);
+    return c.disposed >= 2 ? c : undefined;
+  });
+  const kept = catalogue.savepoints.filter((s) => s.kind === 'savepoint');
+  expect(kept.length).toBeLessThanOrEqual(2);
+  expect(kept.every((s) => s.reason === 'periodic')).toBe(true);
+  await h.signal(cancelStream, { savepoint: false });
+  const result = await h.result();
+  expect(result.state).toBe('CANCELLED');
+  expect(result.savepoint).toBeUndefined(); // cancelled without a savepoint: nothing to pick up from
 });
