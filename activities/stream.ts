@@ -100,11 +100,57 @@ export interface SnapshotTaken {
   offsets?: Record<string, string>;
 }
 
+/**
+ * The SQL Gateway's part of a generation: the session's DDL (with this generation's
+ * transactional-id prefix), `COMPILE PLAN IF NOT EXISTS` (once per computation: the plan file is
+ * named by a hash of the SQL) and `EXECUTE PLAN` under the generation's JobID and name, at
+ * `parallelism`, from `restoreFrom`. The plan does not depend on the generation: its Kafka tables
+ * are looked up by name in the session. No Temporal here: the rescale bench calls it directly.
+ */
+export async function executeGeneration(
+  deps: Pick<ActivityDeps, 'brokers' | 'lake' | 'flink'>,
+  input: Pick<SubmitGeneration, 'pipeline' | 'generation' | 'parallelism' | 'compiled' | 'restoreFrom'> & {
+    jobId: string;
+    jobName: string;
+  },
+): Promise<void> {
+  const { compiled } = input;
+  const plans = path.join(deps.lake, '_flink-plans', input.pipeline);
+  const fill = (sql: string, prefix: string) =>
+    sql
+      .replaceAll(STREAM_PLACEHOLDERS.brokers, deps.brokers.join(','))
+      .replaceAll(STREAM_PLACEHOLDERS.warehouse, `file://${path.join(deps.lake, 'iceberg')}`)
+      .replaceAll(STREAM_PLACEHOLDERS.transactionalIdPrefix, prefix);
+  const digest = hexId(JSON.stringify([compiled.ddl.map((d) => fill(d, '-')), compiled.insert, compiled.config]));
+  const planUri = `file://${path.join(plans, `${digest}.json`)}`;
+  fs.mkdirSync(plans, { recursive: true });
+  const session = await SqlGatewaySession.open(
+    deps.flink.gatewayUrl,
+    input.jobName,
+    {},
+    {
+      requestTimeoutMs: deps.flink.requestTimeoutMs,
+    },
+  );
+  try {
+    for (const statement of compiled.ddl) {
+      await session.execute(fill(statement, transactionalIdPrefix(input.pipeline, input.generation)));
+    }
+    await session.execute(`COMPILE PLAN '${planUri}' IF NOT EXISTS FOR ${fill(compiled.insert, '-')}`, compiled.config);
+    await session.execute(`EXECUTE PLAN '${planUri}'`, {
+      ...compiled.config,
+      'pipeline.name': input.jobName,
+      [FIXED_JOB_ID_KEY]: input.jobId,
+      'parallelism.default': String(input.parallelism),
+      ...(input.restoreFrom ? { 'execution.state-recovery.path': input.restoreFrom } : {}),
+    });
+  } finally {
+    await session.close();
+  }
+}
+
 export function createStreamActivities(deps: ActivityDeps) {
   const flinkRest = () => deps.flink.restUrl;
-  // Computed when used: tests build activities from partial deps.
-  const warehouse = () => `file://${path.join(deps.lake, 'iceberg')}`;
-  const plans = () => path.join(deps.lake, '_flink-plans');
 
   const snapshot = async (jobId: string, input?: { groupId: string; topic: string }): Promise<JobSnapshot> => {
     const found = await findFlinkJob(flinkRest(), jobId);
@@ -173,40 +219,8 @@ export function createStreamActivities(deps: ActivityDeps) {
       const jobName = generationJobName(input.pipeline, input.generation);
       if (await findFlinkJob(flinkRest(), jobId)) return { jobId, jobName, jobUrl };
       const heart = setInterval(() => heartbeat({ jobId, step: 'submitting' }), 3000);
-      const { compiled } = input;
-      const fill = (sql: string, prefix: string) =>
-        sql
-          .replaceAll(STREAM_PLACEHOLDERS.brokers, deps.brokers.join(','))
-          .replaceAll(STREAM_PLACEHOLDERS.warehouse, warehouse())
-          .replaceAll(STREAM_PLACEHOLDERS.transactionalIdPrefix, prefix);
-      // The plan does not depend on the generation: its Kafka tables are looked up by name in the
-      // session (whose DDL carries this generation's transactional-id prefix).
-      const digest = hexId(JSON.stringify([compiled.ddl.map((d) => fill(d, '-')), compiled.insert, compiled.config]));
-      const planUri = `file://${path.join(plans(), input.pipeline, `${digest}.json`)}`;
-      fs.mkdirSync(path.join(plans(), input.pipeline), { recursive: true });
-      const session = await SqlGatewaySession.open(
-        deps.flink.gatewayUrl,
-        jobName,
-        {},
-        {
-          requestTimeoutMs: deps.flink.requestTimeoutMs,
-        },
-      );
       try {
-        for (const statement of compiled.ddl) {
-          await session.execute(fill(statement, transactionalIdPrefix(input.pipeline, input.generation)));
-        }
-        await session.execute(
-          `COMPILE PLAN '${planUri}' IF NOT EXISTS FOR ${fill(compiled.insert, '-')}`,
-          compiled.config,
-        );
-        await session.execute(`EXECUTE PLAN '${planUri}'`, {
-          ...compiled.config,
-          'pipeline.name': jobName,
-          [FIXED_JOB_ID_KEY]: jobId,
-          'parallelism.default': String(input.parallelism),
-          ...(input.restoreFrom ? { 'execution.state-recovery.path': input.restoreFrom } : {}),
-        });
+        await executeGeneration(deps, { ...input, jobId, jobName });
       } catch (err) {
         // Refused because the job exists: an earlier attempt submitted it after all.
         if (err instanceof FlinkSqlRejected && (await findFlinkJob(flinkRest(), jobId)))
@@ -222,7 +236,6 @@ export function createStreamActivities(deps: ActivityDeps) {
         throw err;
       } finally {
         clearInterval(heart);
-        await session.close();
       }
       return { jobId, jobName, jobUrl };
     },

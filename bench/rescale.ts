@@ -5,31 +5,27 @@
  * (stop-with-savepoint, EXECUTE PLAN of the same compiled plan from the savepoint, poll the job),
  * on the same engines, alternating in one run; medians. Needs the local stack (`./sluice stack up`).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Partitioners, type Producer } from 'kafkajs';
 import type { ActivityDeps } from '../activities/deps';
-import { generationJobId, generationJobName, hexId, transactionalIdPrefix } from '../activities/stream';
+import { executeGeneration, generationJobId, generationJobName, hexId } from '../activities/stream';
 import { parseEnv, poolTaskQueue } from '../config/env';
 import {
   cancelFlinkJob,
   disposeSavepoint,
   findFlinkJob,
-  FIXED_JOB_ID_KEY,
   flinkJobDetail,
   flinkMessage,
   flinkRootCause,
   listFlinkJobs,
-  SqlGatewaySession,
   stopWithSavepoint,
   waitSavepoint,
 } from '../engines/flink';
 import { ensureTopic } from '../engines/kafka';
 import { rootCauseMessage } from '../lib/errors';
 import { joinUrl, requestJson } from '../lib/http';
-import { compileStreaming, definePipeline, STREAM_PLACEHOLDERS, type StreamingPipelineSpec } from '../lib/pipelines';
+import { compileStreaming, definePipeline, type StreamingPipelineSpec } from '../lib/pipelines';
 import { sleep, until } from '../lib/poll';
 import { pageViewsLive } from '../pipelines/page-views-live';
 import { localSparkDefaults } from '../stack/install';
@@ -151,7 +147,6 @@ class DirectStream {
   /** Every savepoint it took, disposed of at the end. */
   readonly savepoints: string[] = [];
   readonly #key: string;
-  readonly #planUri: string;
   readonly #compiled: ReturnType<typeof compileStreaming>;
 
   constructor(
@@ -160,50 +155,23 @@ class DirectStream {
   ) {
     this.#key = `bench-direct/${spec.name}`;
     this.#compiled = compileStreaming(spec);
-    const plans = path.join(deps.lake, '_flink-plans', spec.name);
-    fs.mkdirSync(plans, { recursive: true });
-    this.#planUri = `file://${path.join(plans, 'bench-direct.json')}`;
   }
 
   /** Submits the next generation at `parallelism`, from `restoreFrom` when given; returns its JobID. */
   async submit(parallelism: number, restoreFrom?: string): Promise<string> {
     const { deps, spec } = this;
-    const compiled = this.#compiled;
     const generation = ++this.generation;
     const jobId = generationJobId(this.#key, 'bench', generation);
-    const jobName = generationJobName(spec.name, generation);
-    const fill = (sql: string, prefix: string) =>
-      sql
-        .replaceAll(STREAM_PLACEHOLDERS.brokers, deps.brokers.join(','))
-        .replaceAll(STREAM_PLACEHOLDERS.warehouse, `file://${path.join(deps.lake, 'iceberg')}`)
-        .replaceAll(STREAM_PLACEHOLDERS.transactionalIdPrefix, prefix);
-    const session = await SqlGatewaySession.open(
-      deps.flink.gatewayUrl,
-      jobName,
-      {},
-      {
-        requestTimeoutMs: deps.flink.requestTimeoutMs,
-      },
-    );
-    try {
-      for (const statement of compiled.ddl) {
-        await session.execute(fill(statement, transactionalIdPrefix(spec.name, generation)));
-      }
-      // As the activity: compiled once (the first generation), a no-op afterwards.
-      await session.execute(
-        `COMPILE PLAN '${this.#planUri}' IF NOT EXISTS FOR ${fill(compiled.insert, '-')}`,
-        compiled.config,
-      );
-      await session.execute(`EXECUTE PLAN '${this.#planUri}'`, {
-        ...compiled.config,
-        'pipeline.name': jobName,
-        [FIXED_JOB_ID_KEY]: jobId,
-        'parallelism.default': String(parallelism),
-        ...(restoreFrom ? { 'execution.state-recovery.path': restoreFrom } : {}),
-      });
-    } finally {
-      await session.close();
-    }
+    // The activity's own gateway steps (DDL, COMPILE PLAN IF NOT EXISTS, EXECUTE PLAN), without Temporal.
+    await executeGeneration(deps, {
+      pipeline: spec.name,
+      generation,
+      parallelism,
+      compiled: this.#compiled,
+      restoreFrom,
+      jobId,
+      jobName: generationJobName(spec.name, generation),
+    });
     this.jobId = jobId;
     return jobId;
   }

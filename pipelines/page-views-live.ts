@@ -1,4 +1,5 @@
 import { definePipeline } from '../lib/pipelines';
+import { pageViewsSource, pageViewsTransform } from './page-views';
 
 /**
  * The streaming twin of `page-views` (same topic, same computation: views, amount total and
@@ -12,22 +13,8 @@ export const pageViewsLive = definePipeline({
   name: 'page-views-live',
   kind: 'streaming',
   description: 'Page views, amount total and largest amount per page in 15-minute windows, live',
-  source: {
-    kind: 'kafka',
-    topic: 'page-views',
-    format: 'json',
-    schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' },
-    eventTime: 'ts',
-  },
-  transform: {
-    window: { tumbling: '15 minutes' },
-    groupBy: ['page'],
-    aggregates: [
-      { fn: 'count', as: 'views' },
-      { fn: 'sum', column: 'amount', as: 'total_amount' },
-      { fn: 'max', column: 'amount', as: 'max_amount' },
-    ],
-  },
+  source: pageViewsSource,
+  transform: pageViewsTransform,
   partitioning: 'hour',
   sink: { lake: true, kafka: { topic: 'page-views-live-totals' } },
   stream: {

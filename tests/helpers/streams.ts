@@ -86,6 +86,7 @@ export class EventGenerator {
     this.running = (async () => {
       while (!this.stopping) {
         await this.batch(perBatch);
+        // The production rate ("throughout the test"), not a wait for anything.
         await sleep(intervalMs);
       }
     })();
@@ -179,9 +180,15 @@ export async function kafkaTotals(brokers: string[], topic: string, expectRecord
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void rows.push(JSON.parse(String(message.value))) });
-    const deadline = Date.now() + 30_000;
-    while (rows.length < expectRecords && Date.now() < deadline) await sleep(200);
-    await sleep(1000); // anything beyond what was expected (a duplicate) has a moment to arrive
+    await until(
+      () => `${expectRecords} committed records in ${topic} (has ${rows.length})`,
+      async () => (rows.length >= expectRecords ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    // This pause is the assertion's window: a duplicate would arrive after the expected count (the
+    // records are already committed, so nothing signals "no more"); exactness without a window is
+    // asserted on the Iceberg table's snapshot.
+    await sleep(1000);
   } finally {
     await consumer.disconnect();
   }
