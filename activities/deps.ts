@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { KafkaClient } from '../engines/kafka';
 import type { SparkConfig } from '../engines/spark';
+import type { SparkConnectConfig } from '../engines/spark-connect';
+import type { LakeCatalogConfig } from '../lib/lake-catalog';
 
 /**
  * What the activities are built from: engine clients and settings (docs/architecture.md#layers: activities get their
@@ -11,6 +13,10 @@ export interface ActivityDeps {
   kafka: KafkaClient;
   brokers: string[];
   spark: SparkConfig;
+  /** The Spark Connect server: `batch.engine: connect` steps, and every read of the lake's tables. */
+  sparkConnect: SparkConnectConfig;
+  /** The lake's Iceberg catalog (engines open it as `lake`). */
+  lakeCatalog: LakeCatalogConfig;
   /** `requestTimeoutMs`: per request to the SQL Gateway (@default 30_000). */
   flink: { restUrl: string; gatewayUrl: string; requestTimeoutMs?: number };
   /** The lake's root folder. */

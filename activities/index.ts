@@ -1,7 +1,6 @@
-import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import * as crypto from 'node:crypto';
-import * as path from 'node:path';
 import {
   cancelFlinkJob,
   findFlinkJob,
@@ -18,18 +17,10 @@ import {
   TopicNotFound,
   type PartitionOffsets,
 } from '../engines/kafka';
-import { partitionPath, readPartition, tableRows, type LakeLayer } from '../engines/lake';
-import {
-  readResultMarker,
-  submitSparkSql,
-  SparkJobRejected,
-  type SparkResult,
-  type SparkSqlJob,
-} from '../engines/spark';
 import { ErrorType } from '../lib/errors';
-import { checkBatchOutput, type BatchOutputSummary, type ValidationPlan } from '../lib/pipelines';
 import type { ActivityDeps } from './deps';
 import { findGoneHolders, signalPool, type HolderRef, type PoolMessage } from './pool';
+import { createBatchActivities } from './batch';
 import { createStreamActivities } from './stream';
 
 export type { ActivityDeps } from './deps';
@@ -65,6 +56,7 @@ function stepKey(): string {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createStreamActivities(deps),
+    ...createBatchActivities(deps),
     /** The trivial activity of the hello workflow. */
     async greet(name: string): Promise<string> {
       return `Hello, ${name}!`;
@@ -89,38 +81,6 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * One Spark SQL step by spark-submit, writing to a lake partition; heartbeats the application
-     * id; killed on cancellation. Kafka sources without `bootstrapServers` read the configured brokers.
-     */
-    async sparkSql(input: SparkSqlStep): Promise<SparkResult> {
-      const ctx = Context.current();
-      const job: SparkSqlJob = {
-        ...input,
-        sources: input.sources.map((s) => {
-          if (s.format === 'kafka') return s.bootstrapServers ? s : { ...s, bootstrapServers: deps.brokers.join(',') };
-          // lake://<pipeline>/<layer>[/<partition glob>]: a path in the configured lake.
-          return s.path.startsWith('lake://')
-            ? { ...s, path: path.join(deps.lake, s.path.slice('lake://'.length)) }
-            : s;
-        }),
-        output: {
-          path: partitionPath(deps.lake, input.output.pipeline, input.output.layer, input.output.partition),
-          partitionBy: input.output.partitionBy,
-        },
-      };
-      try {
-        return await submitSparkSql(deps.spark, job, {
-          signal: ctx.cancellationSignal,
-          onProgress: (info) => heartbeat(info),
-        });
-      } catch (err) {
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('Spark step cancelled', undefined, err as Error);
-        if (err instanceof SparkJobRejected) throw permanent(ErrorType.sparkJobRejected, err);
-        throw err;
-      }
-    },
-
-    /**
      * The end offsets of a topic now: a batch run reads up to them, so its retries read the same
      * records. A topic that does not exist fails at once and for good (`SourceNotFound`), naming it.
      */
@@ -131,50 +91,6 @@ export function createActivities(deps: ActivityDeps) {
         if (err instanceof TopicNotFound) throw permanent(ErrorType.sourceNotFound, err);
         throw err;
       }
-    },
-
-    /**
-     * Checks a written partition against the pipeline's validation plan: complete (`_SUCCESS`), read
-     * back through Arrow for its real row count, and its columns (Spark's types, from the result
-     * marker written with the data). Fails permanently with every problem named.
-     */
-    async validateLakeOutput(input: {
-      pipeline: string;
-      layer: LakeLayer;
-      partition: string;
-      plan: ValidationPlan;
-    }): Promise<BatchOutputSummary> {
-      const dir = partitionPath(deps.lake, input.pipeline, input.layer, input.partition);
-      const fail = (problem: string, cause?: Error) =>
-        ApplicationFailure.create({
-          message: `output ${dir}: ${problem}`,
-          type: ErrorType.outputValidationFailed,
-          nonRetryable: true,
-          cause,
-        });
-      let table;
-      try {
-        table = readPartition(dir);
-      } catch (err) {
-        throw fail((err as Error).message, err as Error);
-      }
-      const marker = readResultMarker(dir);
-      const summary: BatchOutputSummary = {
-        rows: table.numRows,
-        columns: marker?.columns ?? table.schema.fields.map((f) => ({ name: f.name, type: String(f.type) })),
-      };
-      const problems = checkBatchOutput(input.plan, summary);
-      if (marker && marker.rows !== table.numRows) {
-        problems.push(`the writer reported ${marker.rows} rows, the files hold ${table.numRows}`);
-      }
-      if (problems.length) throw fail(problems.join('; '));
-      return summary;
-    },
-
-    /** Reads a lake partition into Arrow and returns its rows (bounded: for small results only). */
-    async readLakePartition(input: { pipeline: string; layer: LakeLayer; partition: string; limit?: number }) {
-      const table = readPartition(partitionPath(deps.lake, input.pipeline, input.layer, input.partition));
-      return { numRows: table.numRows, rows: tableRows(table, input.limit ?? 1000) };
     },
 
     /**
@@ -251,10 +167,7 @@ async function submitFlinkInsert(
 
 export type Activities = ReturnType<typeof createActivities>;
 
-/** A Spark SQL step as workflows describe it: the output is a lake partition, not a path. */
-export type SparkSqlStep = Omit<SparkSqlJob, 'output'> & {
-  output: { pipeline: string; layer: LakeLayer; partition: string; partitionBy?: string[] };
-};
+export type { BatchEngine, BatchStepResult, SparkSqlStep } from './batch';
 export type { PartitionOffsets };
 
 /** Deterministic demo events: a small xorshift generator, so a seed always gives the same data. */

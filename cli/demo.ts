@@ -61,7 +61,7 @@ export function registerDemo(program: Command): void {
         process.stdout.write(
           [
             `Kafka topic:  ${result.topic} offsets ${JSON.stringify(result.offsets.from)}..${JSON.stringify(result.offsets.to)}`,
-            `Spark app:    ${result.batch.applicationId} (${URLS.sparkUi}) wrote ${result.batch.lakePath}`,
+            `Spark app:    ${result.batch.applicationId} (${URLS.sparkConnectUi}) wrote ${result.batch.table} (snapshot ${result.batch.snapshotId})`,
             `Flink job:    ${result.stream.jobId} (${URLS.flink}/#/job/completed/${result.stream.jobId}/overview) wrote topic ${result.stream.topic}`,
             `Workflow:     ${URLS.temporalUi}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}`,
             result.agree

@@ -154,7 +154,7 @@ export function registerPipelines(program: Command): void {
             process.stdout.write(
               opts.json
                 ? `${JSON.stringify(result)}\n`
-                : `${workflowId}: ${result.state}${result.rows !== undefined ? `, ${result.rows} rows in ${result.lakePath}` : ''}\n`,
+                : `${workflowId}: ${result.state}${result.rows !== undefined ? `, ${result.rows} rows in ${result.table} (snapshot ${result.snapshotId ?? 'none'})` : ''}\n`,
             );
           } catch (err) {
             if (err instanceof WorkflowFailedError) {
@@ -287,8 +287,12 @@ export function registerPipelines(program: Command): void {
         process.stdout.write(
           [
             `${workflowId}: ${s.state}${s.paused ? ' (paused)' : ''}, step ${s.progress.step} (${s.progress.done}/${s.progress.total})`,
+            s.engine ? `engine ${s.engine}${s.operationId ? `, operation ${s.operationId}` : ''}` : undefined,
             s.applicationId ? `Spark application ${s.applicationId}` : undefined,
-            s.rows !== undefined ? `${s.rows} rows in ${s.lakePath}` : undefined,
+            s.sparkUi ? `Spark UI: ${s.sparkUi}` : undefined,
+            s.rows !== undefined
+              ? `${s.rows} rows in ${s.table} partition ${s.partition} (snapshot ${s.snapshotId ?? 'none'})`
+              : undefined,
             s.error ? `error: ${s.error}` : undefined,
           ]
             .filter(Boolean)

@@ -65,6 +65,23 @@ export const EnvSchema = z.object({
     .min(1)
     .default(path.join(PROJECT_ROOT, 'data', 'lake'))
     .transform((p) => path.resolve(p)),
+  /** Spark Connect server (gRPC host:port) that runs `batch.engine: connect` steps and reads the lake. @default 127.0.0.1:15002 */
+  SLUICE_SPARK_CONNECT: hostPort.default('127.0.0.1:15002'),
+  /** The Spark Connect driver's web UI and REST API (jobs by tag). @default http://127.0.0.1:4040 */
+  SLUICE_SPARK_CONNECT_UI: httpUrl.default('http://127.0.0.1:4040'),
+  /** Folder of the Spark Connect protocol files (spark/connect/*.proto); unset: the local stack's. */
+  SLUICE_SPARK_CONNECT_PROTO: z.string().min(1).optional(),
+  /**
+   * The lake's Iceberg catalog: `hadoop` (tables under a warehouse folder, the local stack) or
+   * `rest` (an Iceberg REST catalog, docker-compose.yml). @default hadoop
+   */
+  SLUICE_LAKE_CATALOG: z.enum(['hadoop', 'rest']).default('hadoop'),
+  /** The catalog's warehouse: a folder URI (hadoop) or the REST catalog's warehouse, e.g. s3://lake/. @default file://<SLUICE_LAKE>/iceberg */
+  SLUICE_LAKE_WAREHOUSE: z.string().min(1).optional(),
+  /** The REST catalog's URI (required when SLUICE_LAKE_CATALOG=rest), e.g. http://iceberg-rest:8181. */
+  SLUICE_LAKE_CATALOG_URI: httpUrl.optional(),
+  /** An S3-compatible endpoint for the warehouse's files (MinIO), e.g. http://minio:9000; unset: AWS S3 or local files. */
+  SLUICE_LAKE_S3_ENDPOINT: httpUrl.optional(),
   /** Worker: concurrent activity executions. @default 20 */
   SLUICE_WORKER_MAX_ACTIVITIES: positiveInt.default(20),
   /** Worker: concurrent workflow task executions. @default 10 */
@@ -115,18 +132,21 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
     else if (key.startsWith('SLUICE_')) unknown.push(`${key}: unknown variable${suggest(key, known)}`);
   }
   // Checked on the raw values, so that it is reported together with every other problem.
-  const tls =
+  const crossField =
     Boolean(relevant.TEMPORAL_TLS_CERT) !== Boolean(relevant.TEMPORAL_TLS_KEY)
       ? ['TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: set both (mTLS needs the certificate and its key) or neither']
       : [];
+  if (relevant.SLUICE_LAKE_CATALOG === 'rest' && !relevant.SLUICE_LAKE_CATALOG_URI) {
+    crossField.push('SLUICE_LAKE_CATALOG_URI: required when SLUICE_LAKE_CATALOG=rest (the REST catalog to use)');
+  }
   const env = parseOrThrow(EnvSchema, relevant, (_lines, error) => {
     const wrong = error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '(environment)');
       return `${name}: ${issue.message} (got ${JSON.stringify(relevant[name] ?? null)})`;
     });
-    return new ConfigError([...unknown, ...wrong, ...tls]);
+    return new ConfigError([...unknown, ...wrong, ...crossField]);
   });
-  if (unknown.length > 0 || tls.length > 0) throw new ConfigError([...unknown, ...tls]);
+  if (unknown.length > 0 || crossField.length > 0) throw new ConfigError([...unknown, ...crossField]);
   return env;
 }
 

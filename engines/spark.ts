@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { joinUrl, requestJson, requestText } from '../lib/http';
 import { isProcessAlive, procStartTime, signalGroup } from '../lib/process';
-import type { SparkSource } from '../lib/spark-source';
+import type { BatchStepPlan } from '../lib/spark-step';
 
 /** Where spark-submit runs and which cluster it submits to. */
 export interface SparkConfig {
@@ -19,14 +19,15 @@ export interface SparkConfig {
   jars: string[];
   /** Job specs and spark-submit logs are written here, one file per application. */
   workDir: string;
+  /** --conf settings of every application (the lake's catalog), before the step's own. */
+  conf?: Record<string, string>;
 }
 
 export interface SparkSqlJob {
   /** Application name: deterministic per workflow run and step, so a retry can find it. */
   appName: string;
-  sources: SparkSource[];
-  sql: string;
-  output: { path: string; partitionBy?: string[] };
+  /** What the step runs: its SQL and the Iceberg table it overwrites a partition of. */
+  plan: BatchStepPlan;
   /** Extra --conf settings. */
   conf?: Record<string, string>;
 }
@@ -34,7 +35,10 @@ export interface SparkSqlJob {
 export interface SparkResult {
   rows: number;
   columns: { name: string; type: string }[];
+  /** The table written. */
   output: string;
+  /** The Iceberg snapshot the step committed (none for an empty partition). */
+  snapshotId?: string;
   applicationId: string;
   logFile: string;
 }
@@ -99,8 +103,12 @@ const RUNNER = path.resolve(
   'spark_sql_runner.py',
 );
 
-/** Engine messages that mean the job itself is wrong, not the cluster. */
+/** Engine messages that mean the job itself is wrong, not the cluster (both engines' messages). */
 const PERMANENT = [
+  /PARSE_SYNTAX_ERROR/,
+  /DATATYPE_MISMATCH/,
+  /MALFORMED_RECORD/,
+  /INCOMPATIBLE_DATA_FOR_TABLE/,
   /AnalysisException/,
   /ParseException/,
   /PATH_NOT_FOUND/,
@@ -111,6 +119,10 @@ const PERMANENT = [
   /OffsetOutOfRange|failOnDataLoss/,
 ];
 
+/** Whether Spark's message says the step itself is wrong (a retry cannot help). */
+export const isPermanentSparkMessage = (message: string) =>
+  !/INVALID_HANDLE/.test(message) && PERMANENT.some((re) => re.test(message));
+
 type Progress = (info: { applicationId?: string; followed?: boolean }) => void;
 
 /**
@@ -118,7 +130,7 @@ type Progress = (info: { applicationId?: string; followed?: boolean }) => void;
  * master for an application of the same name (the name is deterministic per workflow run and
  * step, so an activity retry after a worker crash finds it):
  * - running → follow it to its end instead of submitting a second one;
- * - finished, and the output partition's `_SLUICE_RESULT.json` names it → its result, nothing runs;
+ * - finished, and its result file (written after the Iceberg commit) names it → its result, nothing runs;
  * - otherwise (never submitted, or failed) → spark-submit (client deploy mode; the driver runs as a
  *   detached child process, so it outlives a crash of this worker, writes to its own log file,
  *   and its PID file lets a retry on this host see a driver that has not registered yet).
@@ -137,6 +149,7 @@ export async function submitSparkSql(
     job: path.join(jobsDir, `${safe}.json`),
     log: path.join(jobsDir, `${safe}.log`),
     pid: path.join(jobsDir, `${safe}.pid.json`),
+    result: path.join(jobsDir, `${safe}.result.json`),
   };
 
   const existing = await existingRun(cfg, job, files);
@@ -145,7 +158,7 @@ export async function submitSparkSql(
   return submit(cfg, job, files, opts);
 }
 
-type Files = { job: string; log: string; pid: string };
+type Files = { job: string; log: string; pid: string; result: string };
 type Existing =
   | { kind: 'none' }
   | { kind: 'done'; result: Omit<SparkResult, 'logFile'> }
@@ -156,7 +169,7 @@ async function existingRun(cfg: SparkConfig, job: SparkSqlJob, files: Files): Pr
   const live = active.find((a) => a.name === job.appName);
   const driver = livePid(files.pid);
   if (live || driver) return { kind: 'running', applicationId: live?.id, pid: driver };
-  const marker = readResultMarker(job.output.path);
+  const marker = readResultMarker(files.result);
   if (marker && completed.some((a) => a.name === job.appName && a.id === marker.applicationId)) {
     return { kind: 'done', result: marker };
   }
@@ -175,6 +188,7 @@ export function sparkSubmitCommand(cfg: SparkConfig, job: SparkSqlJob, jobFile: 
     'spark.sql.shuffle.partitions': '4',
     'spark.ui.enabled': 'false',
     'spark.ui.showConsoleProgress': 'false',
+    ...cfg.conf,
     ...job.conf,
   };
   const args = [
@@ -202,7 +216,7 @@ async function submit(
   files: Files,
   opts: { signal?: AbortSignal; onProgress?: Progress },
 ) {
-  fs.writeFileSync(files.job, JSON.stringify(job, null, 2));
+  fs.writeFileSync(files.job, JSON.stringify({ ...job, resultFile: files.result }, null, 2));
   const { command, args, env } = sparkSubmitCommand(cfg, job, files.job);
   const fd = fs.openSync(files.log, 'a');
   fs.writeSync(fd, `\n==== ${new Date().toISOString()} spark-submit ${args.join(' ')}\n`);
@@ -269,7 +283,7 @@ async function follow(
     }
     const code = exited ? await exited : undefined;
     fs.rmSync(files.pid, { force: true });
-    const marker = readResultMarker(job.output.path);
+    const marker = readResultMarker(files.result);
     if (marker && (!applicationId || marker.applicationId === applicationId) && (code === undefined || code === 0)) {
       return { ...marker, logFile: files.log };
     }
@@ -281,17 +295,17 @@ async function follow(
       (code !== undefined
         ? `spark-submit exited with code ${code}`
         : `application ${applicationId ?? job.appName} ended without a result`);
-    const Err = PERMANENT.some((re) => re.test(message)) ? SparkJobRejected : SparkJobFailed;
+    const Err = isPermanentSparkMessage(message) ? SparkJobRejected : SparkJobFailed;
     throw new Err(`${message} (log: ${files.log})`, files.log);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
 }
 
-/** The `_SLUICE_RESULT.json` the runner writes into a partition, atomically with its data. */
-export function readResultMarker(output: string): Omit<SparkResult, 'logFile'> | undefined {
+/** The result file the runner writes once its commit is done. */
+function readResultMarker(file: string): Omit<SparkResult, 'logFile'> | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(output, '_SLUICE_RESULT.json'), 'utf8')) as Omit<
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Omit<
       SparkResult,
       'logFile'
     >;

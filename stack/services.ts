@@ -6,9 +6,11 @@ import { env } from '../config/env';
 import { flinkOverview, sqlGatewayInfo } from '../engines/flink';
 import { createKafkaClient, kafkaClusterReady } from '../engines/kafka';
 import { sparkMasterStatus } from '../engines/spark';
+import { SparkConnectClient } from '../engines/spark-connect';
+import { lakeCatalogFromEnv, sparkCatalogConf } from '../lib/lake-catalog';
 import { searchAttributeFlags } from '../lib/search-attributes';
 import { run } from './exec';
-import type { EngineLayout } from './install';
+import { installedLayout, type EngineLayout } from './install';
 import type { StackPaths } from './paths';
 
 /** Fixed local-stack endpoints, all on loopback (docs/architecture.md#local-stack). */
@@ -25,6 +27,8 @@ export const LOCAL = {
   flinkRestPort: 8081,
   flinkRpcPort: 6123,
   sqlGatewayPort: 8083,
+  sparkConnectPort: 15002,
+  sparkConnectUiPort: 4040,
 } as const;
 
 const h = LOCAL.host;
@@ -36,6 +40,8 @@ export const URLS = {
   sparkUi: `http://${h}:${LOCAL.sparkMasterUiPort}`,
   flink: `http://${h}:${LOCAL.flinkRestPort}`,
   sqlGateway: `http://${h}:${LOCAL.sqlGatewayPort}`,
+  sparkConnect: `${h}:${LOCAL.sparkConnectPort}`,
+  sparkConnectUi: `http://${h}:${LOCAL.sparkConnectUiPort}`,
 } as const;
 
 /**
@@ -47,7 +53,12 @@ export function sizes() {
   return {
     kafkaHeap: '768m',
     sparkDaemonMemory: '512m',
-    sparkWorkerCores: e.SLUICE_SPARK_WORKER_CORES ?? 4,
+    // The Connect server holds `sparkConnectCores` of them for as long as it runs; the rest serve
+    // `batch.engine: submit` steps, one core each.
+    sparkWorkerCores: e.SLUICE_SPARK_WORKER_CORES ?? 6,
+    sparkConnectCores: 2,
+    sparkConnectExecutorMemory: '1g',
+    sparkConnectDriverMemory: '1g',
     sparkWorkerMemory: e.SLUICE_SPARK_WORKER_MEMORY ?? '6g',
     flinkJobManagerMemory: '1024m',
     flinkTaskManagerMemory: '2560m',
@@ -72,7 +83,7 @@ export interface ProcessDef {
 
 /** One user-facing service of `sluice stack status`, served by one or more processes. */
 export interface ServiceDef {
-  name: 'temporal' | 'temporal-ui' | 'kafka' | 'spark' | 'flink' | 'flink-sql-gateway';
+  name: 'temporal' | 'temporal-ui' | 'kafka' | 'spark' | 'spark-connect' | 'flink' | 'flink-sql-gateway';
   url: string;
   processes: string[];
   healthy(): Promise<boolean>;
@@ -267,6 +278,24 @@ export const PROCESSES: ProcessDef[] = [
     }),
   },
   {
+    name: 'spark-connect',
+    ports: [LOCAL.sparkConnectPort, LOCAL.sparkConnectUiPort],
+    async prepare(ctx) {
+      // FAIR scheduling in the one pool every session uses: concurrent steps share the executors
+      // task by task, so Spark never makes one step wait for another; how many steps run at once
+      // is the Sluice pool's grant.
+      fs.writeFileSync(
+        dataDir(ctx, 'spark', 'fair-scheduler.xml'),
+        '<?xml version="1.0"?>\n<allocations>\n  <pool name="default"><schedulingMode>FAIR</schedulingMode><weight>1</weight><minShare>0</minShare></pool>\n</allocations>\n',
+      );
+    },
+    command: (ctx) => ({
+      command: path.join(ctx.layout.sparkHome, 'bin', 'spark-submit'),
+      args: sparkConnectArgs(ctx),
+      env: sparkEnv(ctx),
+    }),
+  },
+  {
     name: 'flink-jobmanager',
     ports: [LOCAL.flinkRestPort, LOCAL.flinkRpcPort],
     prepare: writeFlinkConf,
@@ -297,6 +326,40 @@ export const PROCESSES: ProcessDef[] = [
     }),
   },
 ];
+
+/** The Spark Connect server: an application of the standalone cluster that stays up, warm. */
+function sparkConnectArgs(ctx: Ctx): string[] {
+  const s = sizes();
+  const conf: Record<string, string | number> = {
+    'spark.cores.max': s.sparkConnectCores,
+    'spark.executor.cores': 1,
+    'spark.executor.memory': s.sparkConnectExecutorMemory,
+    'spark.scheduler.mode': 'FAIR',
+    'spark.scheduler.allocation.file': dataDir(ctx, 'spark', 'fair-scheduler.xml'),
+    'spark.connect.grpc.binding.address': h,
+    'spark.connect.grpc.binding.port': LOCAL.sparkConnectPort,
+    'spark.ui.port': LOCAL.sparkConnectUiPort,
+    // The UI's REST API is how Sluice and its tests see a step's jobs: keep enough of them.
+    'spark.ui.retainedJobs': 5000,
+    'spark.sql.ui.retainedExecutions': 5000,
+    // Small partitions: Spark's default of 200 shuffle partitions would be 200 tasks per step.
+    'spark.sql.shuffle.partitions': 4,
+    ...sparkCatalogConf(lakeCatalogFromEnv(env())),
+  };
+  return [
+    '--master',
+    URLS.sparkMaster,
+    '--name',
+    'sluice-spark-connect',
+    '--driver-memory',
+    s.sparkConnectDriverMemory,
+    '--class',
+    'org.apache.spark.sql.connect.service.SparkConnectServer',
+    ...(ctx.layout.sparkJars.length > 0 ? ['--jars', ctx.layout.sparkJars.join(',')] : []),
+    ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
+    ctx.layout.sparkConnectJar,
+  ];
+}
 
 function kafkaJvm(ctx: Ctx, dir: string): string[] {
   return [
@@ -418,6 +481,24 @@ export const SERVICES: ServiceDef[] = [
       quietly(async () => {
         const master = await sparkMasterStatus(URLS.sparkUi);
         return master.status === 'ALIVE' && (master.aliveworkers ?? 0) > 0;
+      }),
+  },
+  {
+    name: 'spark-connect',
+    url: URLS.sparkConnect,
+    processes: ['spark-connect'],
+    healthy: () =>
+      quietly(async () => {
+        const client = new SparkConnectClient({
+          address: URLS.sparkConnect,
+          uiUrl: URLS.sparkConnectUi,
+          protoDir: installedLayout().sparkConnectProto,
+        });
+        try {
+          return (await client.sparkVersion(crypto.randomUUID(), 2000)) !== '';
+        } finally {
+          client.close();
+        }
       }),
   },
   {

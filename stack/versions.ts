@@ -24,6 +24,8 @@ export const VERSIONS = {
    * build is served here; the 2.1 runtime runs on Flink 2.2.1 (seen on this stack).
    */
   icebergFlink: '1.11.0',
+  /** Maven `org.apache.iceberg:iceberg-spark-runtime-4.1_2.13`: Iceberg's Spark catalog and writer (the lake's batch tables). */
+  icebergSpark: '1.12.0',
   /** Maven `org.apache.hadoop:hadoop-client-api` + `-runtime`: Flink ships no Hadoop; Iceberg's Hadoop catalog needs it. */
   hadoopClient: '3.4.1',
   /** Maven `org.apache.kafka:kafka_2.13`. */

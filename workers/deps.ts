@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { ActivityDeps } from '../activities/deps';
 import { ConfigError, type Env } from '../config/env';
 import { createKafkaClient } from '../engines/kafka';
+import { lakeCatalogFromEnv, sparkCatalogConf } from '../lib/lake-catalog';
 
 /**
  * Where Spark's client side lives when the configuration does not say: the `sluice` CLI passes the
@@ -12,6 +13,8 @@ export interface SparkDefaults {
   sparkHome: string;
   python: string;
   jars: string[];
+  /** The Spark Connect protocol files. */
+  connectProto?: string;
 }
 
 /**
@@ -22,12 +25,14 @@ export function depsFromEnv(e: Env, defaults?: SparkDefaults): ActivityDeps {
   const sparkHome = e.SLUICE_SPARK_HOME ?? defaults?.sparkHome;
   const python = e.SLUICE_PYSPARK_PYTHON ?? defaults?.python;
   const jars = e.SLUICE_SPARK_JARS !== undefined ? e.SLUICE_SPARK_JARS.split(',').filter(Boolean) : defaults?.jars;
+  const connectProto = e.SLUICE_SPARK_CONNECT_PROTO ?? defaults?.connectProto;
   const missing = [
     ['SLUICE_SPARK_HOME', sparkHome],
     ['SLUICE_PYSPARK_PYTHON', python],
     ['SLUICE_SPARK_JARS', jars],
+    ['SLUICE_SPARK_CONNECT_PROTO', connectProto],
   ].filter(([, v]) => v === undefined);
-  if (missing.length > 0 || !sparkHome || !python || !jars) {
+  if (missing.length > 0 || !sparkHome || !python || !jars || !connectProto) {
     throw new ConfigError(
       missing.map(
         ([name]) =>
@@ -35,6 +40,7 @@ export function depsFromEnv(e: Env, defaults?: SparkDefaults): ActivityDeps {
       ),
     );
   }
+  const lakeCatalog = lakeCatalogFromEnv(e);
   return {
     kafka: createKafkaClient(e.SLUICE_KAFKA_BROKERS),
     brokers: e.SLUICE_KAFKA_BROKERS,
@@ -45,7 +51,11 @@ export function depsFromEnv(e: Env, defaults?: SparkDefaults): ActivityDeps {
       python,
       jars,
       workDir: path.join(path.dirname(e.SLUICE_LAKE), 'work'),
+      // spark-submit steps open the same Iceberg catalog as the Connect server.
+      conf: sparkCatalogConf(lakeCatalog),
     },
+    sparkConnect: { address: e.SLUICE_SPARK_CONNECT, uiUrl: e.SLUICE_SPARK_CONNECT_UI, protoDir: connectProto },
+    lakeCatalog,
     flink: { restUrl: e.SLUICE_FLINK_REST, gatewayUrl: e.SLUICE_FLINK_SQL_GATEWAY },
     lake: e.SLUICE_LAKE,
   };

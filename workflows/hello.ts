@@ -34,7 +34,7 @@ export interface UserTotal {
 export interface HelloPipelineResult {
   topic: string;
   offsets: { from: Record<string, number>; to: Record<string, number> };
-  batch: { applicationId: string; lakePath: string; rows: UserTotal[] };
+  batch: { applicationId: string; table: string; snapshotId?: string; rows: UserTotal[] };
   stream: { jobId: string; topic: string; rows: UserTotal[] };
   agree: boolean;
 }
@@ -58,7 +58,7 @@ async function step<T>(state: string, details: string, fn: () => Promise<T>): Pr
 
 /**
  * The hello pipeline touches every engine once: demo events go to Kafka; Spark reads them by
- * offsets and writes per-user totals to the lake (Parquet, read back as Arrow); Flink computes the
+ * offsets and writes per-user totals to the lake (an Iceberg partition, read back as Arrow); Flink computes the
  * same totals through the SQL Gateway into another topic; the two results must agree.
  */
 export async function helloPipelineWorkflow(input: HelloPipelineInput): Promise<HelloPipelineResult> {
@@ -95,8 +95,13 @@ export async function helloPipelineWorkflow(input: HelloPipelineInput): Promise<
       output: { pipeline: 'hello', layer: 'batch', partition: input.runId },
     }),
   );
-  const lake = await step('reading-lake', `Parquet → Arrow from ${spark.output}`, () =>
-    quick.readLakePartition({ pipeline: 'hello', layer: 'batch', partition: input.runId }),
+  const lake = await step('reading-lake', `Iceberg → Arrow from ${spark.output} at snapshot ${spark.snapshotId}`, () =>
+    quick.readLakePartition({
+      pipeline: 'hello',
+      layer: 'batch',
+      partition: input.runId,
+      snapshotId: spark.snapshotId,
+    }),
   );
 
   await quick.ensureTopic({ topic: outTopic });
@@ -138,7 +143,7 @@ export async function helloPipelineWorkflow(input: HelloPipelineInput): Promise<
   return {
     topic,
     offsets,
-    batch: { applicationId: spark.applicationId, lakePath: spark.output, rows: batchRows },
+    batch: { applicationId: spark.applicationId, table: spark.output, snapshotId: spark.snapshotId, rows: batchRows },
     stream: { jobId: flink.jobId, topic: outTopic, rows: stream },
     agree,
   };

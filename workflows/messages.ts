@@ -170,9 +170,17 @@ export interface BatchStatus {
   paused: boolean;
   /** Steps done of the run's steps (admission, spark, validation). */
   progress: { step: string; done: number; total: number };
+  /** Where the step runs (the spec's `batch.engine`). */
+  engine?: 'connect' | 'submit';
   applicationId?: string;
+  /** Connect: the step's write operation (heartbeats carry it too). */
+  operationId?: string;
+  /** Where Spark's UI shows the step's jobs. */
+  sparkUi?: string;
   rows?: number;
-  lakePath?: string;
+  /** The Iceberg table written (lake.<pipeline>.batch) and the snapshot that committed the partition. */
+  table?: string;
+  snapshotId?: string;
   error?: string;
   /** Spark submissions so far (more than one only after a revocation re-queued the step). */
   submissions: number;

@@ -12,6 +12,7 @@ import {
 import { parseDuration } from './duration';
 import { scanSelect } from './sql-text';
 import type { SparkSource } from '../spark-source';
+import { sparkTableName } from '../lake-catalog';
 
 /*
  * Compiles a batch pipeline's computation for one partition to a Spark SQL step: the sources the
@@ -36,12 +37,12 @@ export interface KafkaSourceBinding {
 }
 
 /**
- * What only run time knows about a lake source: the path the activity resolved. It may be a
- * Hadoop glob (`.../batch/2026-11-25T*`) and may cover more than the partition: the `events` view
+ * What only run time knows about a lake source: which of the upstream table's partitions to read,
+ * by prefix (`2026-11-25`: that day's). It may cover more than the partition: the `events` view
  * keeps only the partition's event-time range.
  */
 export interface LakeSourceBinding {
-  path: string;
+  partitionPrefix: string;
 }
 
 export type SourceBinding = KafkaSourceBinding | LakeSourceBinding;
@@ -171,11 +172,21 @@ function sourceOf(source: Source, binding: SourceBinding): SparkSource {
       schema: sparkSchemaDdl(source.schema),
     };
   }
-  const path = binding !== null && typeof binding === 'object' ? (binding as { path?: unknown }).path : undefined;
-  if (typeof path !== 'string' || path === '') {
-    throw new InvalidSourceBinding(`lake source ${source.pipeline}/${source.layer} needs a binding { path }`);
+  const prefix =
+    binding !== null && typeof binding === 'object'
+      ? (binding as { partitionPrefix?: unknown }).partitionPrefix
+      : undefined;
+  if (typeof prefix !== 'string') {
+    throw new InvalidSourceBinding(
+      `lake source ${source.pipeline}/${source.layer} needs a binding { partitionPrefix }`,
+    );
   }
-  return { view: RAW_EVENTS_VIEW, format: 'parquet', path };
+  return {
+    view: RAW_EVENTS_VIEW,
+    format: 'iceberg',
+    table: sparkTableName(source.pipeline, source.layer),
+    partitionPrefix: prefix,
+  };
 }
 
 function kafkaOffsets(binding: SourceBinding): KafkaSourceBinding {

@@ -340,6 +340,13 @@ const specSchemas = once(() => {
      * @default false
      */
     preemptible: z.boolean({ error: expected('true or false') }).default(false),
+    /**
+     * Where a step runs: `connect`, on the stack's warm Spark Connect server (seconds per small
+     * partition); `submit`, as its own spark-submit application (its own driver and executors:
+     * isolation, at ~20 s of start-up per step). Both write the same Iceberg table the same way.
+     * @default 'connect'
+     */
+    engine: oneOf(['connect', 'submit']).default('connect'),
   });
 
   /** Checks of a finished partition before it is published. */

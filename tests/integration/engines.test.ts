@@ -1,13 +1,23 @@
 /**
- * Proof that each engine of the local stack is real: Kafka through kafkajs, a Spark SQL job by
- * spark-submit reading Kafka by offsets into Parquet read back as Arrow, and a Flink SQL job
- * through the SQL Gateway. Needs `sluice stack up` (the test script brings it up).
+ * Proof that each engine of the local stack is real: Kafka through kafkajs, a batch step reading
+ * Kafka by offsets into an Iceberg partition (by spark-submit, and on the Spark Connect server),
+ * read back as Arrow, and a Flink SQL job through the SQL Gateway. Needs `sluice stack up` (the test script brings it up).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import * as crypto from 'node:crypto';
 import { consumeJson, ensureTopic, produceJson, type PartitionOffsets } from '../../engines/kafka';
-import { readPartition, tableRows } from '../../engines/lake';
-import { listSparkApps, submitSparkSql, SparkJobRejected } from '../../engines/spark';
+import { isPermanentSparkMessage, listSparkApps, submitSparkSql, SparkJobRejected } from '../../engines/spark';
+import {
+  connectServerJobs,
+  jobHasTag,
+  jobOperationId,
+  SparkConnectClient,
+  SparkConnectError,
+  sqlQuery,
+} from '../../engines/spark-connect';
+import { executionIds, runConnectStep, stepTag } from '../../engines/spark-connect-step';
+import { sparkTableName } from '../../lib/lake-catalog';
+import { batchStepPlan } from '../../lib/spark-step';
+import { lakeRows, sqlRows } from '../helpers/lake';
 import { listFlinkJobs, SqlGatewaySession, waitFlinkJob, FlinkSqlRejected } from '../../engines/flink';
 import { testDeps, testEnv } from '../helpers/worker';
 
@@ -40,11 +50,18 @@ test('kafka: a topic is created, produced to and consumed from with kafkajs', as
   expect(read).toEqual([...events, ...later]);
 });
 
-test('spark: spark-submit reads the topic by offsets and writes Parquet that Node reads as Arrow', async () => {
-  const out = path.join(deps.lake, 'it-engines', 'batch', run);
-  const appName = `it-engines-${run}`;
-  const result = await submitSparkSql(deps.spark, {
-    appName,
+const STEP_SQL =
+  'SELECT user, COUNT(*) AS events, SUM(amount) AS total, MIN(timestamp_millis(ts)) AS first_seen FROM events GROUP BY user';
+const TOTALS = [
+  { user: 'ana', events: 2, total: 17, first_seen: 1_700_000_000_000 },
+  { user: 'bo', events: 2, total: 25, first_seen: 1_700_000_001_000 },
+  { user: 'cy', events: 1, total: 1, first_seen: 1_700_000_003_000 },
+];
+
+/** The step both engines run: the topic's first five records, per-user totals, into one partition. */
+function plan(stepName: string, partition: string) {
+  return batchStepPlan({
+    stepName,
     sources: [
       {
         view: 'events',
@@ -56,50 +73,115 @@ test('spark: spark-submit reads the topic by offsets and writes Parquet that Nod
         schema: 'user STRING, amount BIGINT, ts BIGINT',
       },
     ],
-    sql: 'SELECT user, COUNT(*) AS events, SUM(amount) AS total, MIN(timestamp_millis(ts)) AS first_seen FROM events GROUP BY user',
-    output: { path: out },
+    sql: STEP_SQL,
+    table: TABLE,
+    partition,
   });
+}
+const TABLE = sparkTableName('it-engines', 'batch');
+
+test('spark: spark-submit reads the topic by offsets and commits an Iceberg partition that Node reads as Arrow', async () => {
+  const appName = `it-engines-${run}`;
+  const partition = `submit-${run}`;
+  const result = await submitSparkSql(deps.spark, { appName, plan: plan(appName, partition) });
   expect(result.rows).toBe(3);
   expect(result.applicationId).toMatch(/^app-/);
-
-  const table = readPartition(out);
-  expect(table.schema.fields.map((f) => f.name)).toEqual(['user', 'events', 'total', 'first_seen']);
-  const rows = tableRows(table).sort((a, b) => String(a.user).localeCompare(String(b.user)));
-  expect(rows.map(({ user, events, total }) => ({ user, events, total }))).toEqual([
-    { user: 'ana', events: 2, total: 17 },
-    { user: 'bo', events: 2, total: 25 },
-    { user: 'cy', events: 1, total: 1 },
-  ]);
-  expect(rows[0]!.first_seen).toBe(1_700_000_000_000);
-  // Atomic write: no temporary folder is left beside the partition.
-  expect(fs.readdirSync(path.dirname(out)).filter((f) => f.startsWith('.'))).toEqual([]);
+  expect(result.snapshotId).toMatch(/^\d+$/);
+  expect(await lakeRows(deps, 'it-engines', partition, result.snapshotId)).toEqual(TOTALS);
   // The application really ran on the standalone master.
   const apps = await listSparkApps(deps.spark.uiUrl);
   expect([...apps.active, ...apps.completed].some((a) => a.name === appName && a.id === result.applicationId)).toBe(
     true,
   );
   // The same step again (an activity retry): its result comes back, and no second application runs.
-  const again = await submitSparkSql(deps.spark, {
-    appName,
-    sources: [],
-    sql: 'SELECT 1 AS would_overwrite',
-    output: { path: out },
-  });
-  expect(again.applicationId).toBe(result.applicationId);
-  expect(again.rows).toBe(3);
+  const again = await submitSparkSql(deps.spark, { appName, plan: plan(appName, 'would-write-elsewhere') });
+  expect(again).toMatchObject({ applicationId: result.applicationId, rows: 3, snapshotId: result.snapshotId });
   const after = await listSparkApps(deps.spark.uiUrl);
   expect([...after.active, ...after.completed].filter((a) => a.name === appName)).toHaveLength(1);
 });
 
 test('spark: bad SQL is rejected with the engine message and is not retryable', async () => {
-  await expect(
-    submitSparkSql(deps.spark, {
-      appName: `it-engines-bad-${run}`,
-      sources: [],
-      sql: 'SELECT no_such_column FROM no_such_table',
-      output: { path: path.join(deps.lake, 'it-engines', 'batch', `bad-${run}`) },
-    }),
-  ).rejects.toThrow(SparkJobRejected);
+  const appName = `it-engines-bad-${run}`;
+  const bad = { ...plan(appName, `bad-${run}`), query: 'SELECT no_such_column FROM no_such_table' };
+  await expect(submitSparkSql(deps.spark, { appName, plan: bad })).rejects.toThrow(SparkJobRejected);
+});
+
+describe('spark connect', () => {
+  const client = new SparkConnectClient(deps.sparkConnect);
+  afterAll(() => client.close());
+
+  test('a step commits its partition once: run again under the same step name, it finds the commit and executes nothing', async () => {
+    const stepName = `it-engines-connect-${run}`;
+    const partition = `connect-${run}`;
+    const first = await runConnectStep(client, {
+      stepName,
+      plan: plan(stepName, partition),
+      ids: executionIds(stepName, 1),
+      earlier: [],
+    });
+    expect(first).toMatchObject({
+      via: 'executed',
+      commit: { rows: 3, operationId: executionIds(stepName, 1).operationId },
+    });
+    expect(await lakeRows(deps, 'it-engines', partition)).toEqual(TOTALS);
+    const again = await runConnectStep(client, {
+      stepName,
+      plan: plan(stepName, partition),
+      ids: executionIds(stepName, 2),
+      earlier: [executionIds(stepName, 1)],
+    });
+    expect(again).toEqual({ via: 'found', commit: first.commit });
+    // Spark's own record: no job ever ran for the second execution's operation.
+    const { jobs } = await connectServerJobs(deps.sparkConnect.uiUrl);
+    const ops = new Set(jobs.filter((j) => jobHasTag(j, stepTag(stepName))).map(jobOperationId));
+    expect(ops.has(executionIds(stepName, 2).operationId)).toBe(false);
+    expect(ops.has(executionIds(stepName, 1).operationId)).toBe(true);
+  });
+
+  test('another step over the same partition replaces it (dynamic partition overwrite), never adds to it', async () => {
+    const partition = `replace-${run}`;
+    for (const n of [1, 2]) {
+      const stepName = `it-engines-replace-${run}-${n}`;
+      const out = await runConnectStep(client, {
+        stepName,
+        plan: plan(stepName, partition),
+        ids: executionIds(stepName, 1),
+        earlier: [],
+      });
+      expect(out.commit?.rows).toBe(3);
+    }
+    expect(await lakeRows(deps, 'it-engines', partition)).toEqual(TOTALS);
+    const [latest] = await sqlRows(
+      deps,
+      `SELECT summary['deleted-records'] AS deleted, summary['added-records'] AS added FROM ${TABLE}.snapshots ORDER BY committed_at DESC LIMIT 1`,
+    );
+    expect(latest).toEqual({ deleted: '3', added: '3' });
+  });
+
+  test('the server refuses an operation id it has run before', async () => {
+    const session = crypto.randomUUID();
+    const operationId = crypto.randomUUID();
+    await client.execute({ sessionId: session, operationId, plan: sqlQuery('SELECT 1 AS one') });
+    await expect(
+      client.execute({ sessionId: session, operationId, plan: sqlQuery('SELECT 1 AS one') }),
+    ).rejects.toThrow(/INVALID_HANDLE\.OPERATION_(ABANDONED|ALREADY_EXISTS)/);
+    await client.releaseSession(session);
+  });
+
+  test("bad SQL fails with Spark's error class, recognised as permanent", async () => {
+    const session = crypto.randomUUID();
+    const err = await client
+      .execute({
+        sessionId: session,
+        operationId: crypto.randomUUID(),
+        plan: sqlQuery('SELECT no_such_column FROM no_such_table'),
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SparkConnectError);
+    expect((err as SparkConnectError).errorClass).toBe('TABLE_OR_VIEW_NOT_FOUND');
+    expect(isPermanentSparkMessage((err as Error).message)).toBe(true);
+    await client.releaseSession(session);
+  });
 });
 
 test('flink: a SQL job through the SQL Gateway reads the topic and writes aggregates to another topic', async () => {

@@ -2,8 +2,6 @@
  * The hello pipeline end to end: the Sluice worker on the stack's Temporal dev server, driving
  * real Kafka, Spark and Flink. Set RECORD_HISTORIES=1 to refresh tests/histories/.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { demoEvents } from '../../activities';
 import { SluicePipeline, SluiceState } from '../../lib/search-attributes';
 import { recordHistory } from '../helpers/histories';
@@ -45,7 +43,8 @@ test('the hello pipeline runs on every engine through the worker, and batch agre
     expect(result.agree).toBe(true);
     expect(result.batch.applicationId).toMatch(/^app-/);
     expect(result.stream.jobId).toMatch(/^[0-9a-f]{32}$/);
-    expect(fs.existsSync(path.join(result.batch.lakePath, '_SUCCESS'))).toBe(true);
+    expect(result.batch.table).toBe('lake.`hello`.batch');
+    expect(result.batch.snapshotId).toMatch(/^\d+$/);
 
     // Findable in the UI: typed search attributes and a static summary.
     const description = await client.workflow.getHandle(workflowId).describe();

@@ -108,6 +108,8 @@ const deps = (): ActivityDeps => ({
     jars: [],
     workDir: '/tmp',
   },
+  sparkConnect: { address: '127.0.0.1:1', uiUrl: 'http://127.0.0.1:1', protoDir: '/none' },
+  lakeCatalog: { type: 'hadoop', warehouse: 'file:///tmp/lake/iceberg' },
   flink: { restUrl: flink.url, gatewayUrl: flink.url, requestTimeoutMs: 300 },
   lake: '/tmp/lake',
 });

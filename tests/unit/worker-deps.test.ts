@@ -15,6 +15,7 @@ test("a worker outside the CLI names each Spark setting it lacks (nothing below 
   expect(problemsOf(() => depsFromEnv(parseEnv({ SLUICE_PYSPARK_PYTHON: '/usr/bin/python3' })))).toEqual([
     "SLUICE_SPARK_HOME: unset (set it, or run the worker with `sluice worker`, which uses the local stack's engines)",
     "SLUICE_SPARK_JARS: unset (set it, or run the worker with `sluice worker`, which uses the local stack's engines)",
+    "SLUICE_SPARK_CONNECT_PROTO: unset (set it, or run the worker with `sluice worker`, which uses the local stack's engines)",
   ]);
 });
 
@@ -23,9 +24,22 @@ test('defaults fill in what the configuration leaves unset, and the configuratio
     sparkHome: '/local/spark',
     python: '/local/python',
     jars: ['/local/a.jar'],
+    connectProto: '/local/proto',
   });
   expect(deps.spark).toMatchObject({ sparkHome: '/opt/spark', python: '/local/python', jars: ['/local/a.jar'] });
+  expect(deps.sparkConnect).toEqual({
+    address: '127.0.0.1:15002',
+    uiUrl: 'http://127.0.0.1:4040',
+    protoDir: '/local/proto',
+  });
+  // spark-submit steps open the lake's catalog as the Connect server does: the local Hadoop catalog by default.
+  expect(deps.lakeCatalog).toMatchObject({
+    type: 'hadoop',
+    warehouse: expect.stringMatching(/^file:\/\/.*\/iceberg$/),
+  });
+  expect(deps.spark.conf).toMatchObject({ 'spark.sql.catalog.lake.type': 'hadoop' });
   expect(
-    depsFromEnv(parseEnv({ SLUICE_SPARK_JARS: '' }), { sparkHome: 's', python: 'p', jars: ['x'] }).spark.jars,
+    depsFromEnv(parseEnv({ SLUICE_SPARK_JARS: '' }), { sparkHome: 's', python: 'p', jars: ['x'], connectProto: 'c' })
+      .spark.jars,
   ).toEqual(['x']);
 });

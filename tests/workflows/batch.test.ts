@@ -77,7 +77,15 @@ const fakes: Partial<Activities> = {
       clearInterval(beat);
     }
     if (failing.has(p)) throw ApplicationFailure.nonRetryable(`bad SQL in ${p}`, 'SparkJobRejected');
-    return { rows: 3, columns: [], output: `/lake/${job.output.partition}`, applicationId: `app-${p}`, logFile: '' };
+    return {
+      engine: 'connect',
+      rows: 3,
+      output: 'lake.`wf-views`.batch',
+      partition: p,
+      snapshotId: '1',
+      applicationId: `app-${p}`,
+      sparkUi: 'http://ui',
+    };
   },
   validateLakeOutput: async () => ({ rows: 3, columns: [] }),
 };

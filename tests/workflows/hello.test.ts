@@ -40,11 +40,12 @@ function fakeEngines(streamTotals: { user: string; events: number; total: number
   return {
     produceDemoEvents: async () => ({ from: { '0': 0 }, to: { '0': 3 } }),
     sparkSql: async (job) => ({
+      engine: 'connect',
       rows: 2,
-      columns: [],
-      output: `/lake/${job.output.pipeline}/${job.output.layer}/${job.output.partition}`,
+      output: `lake.${job.output.pipeline}.${job.output.layer}`,
+      partition: job.output.partition,
       applicationId: 'app-1',
-      logFile: '/dev/null',
+      sparkUi: 'http://ui',
     }),
     readLakePartition: async () => ({
       numRows: 2,

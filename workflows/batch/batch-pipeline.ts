@@ -40,7 +40,10 @@ export interface BatchPipelineResult {
   state: 'succeeded' | 'cancelled';
   applicationId?: string;
   rows?: number;
-  lakePath?: string;
+  /** The Iceberg table and the snapshot that committed the partition. */
+  table?: string;
+  snapshotId?: string;
+  engine?: 'connect' | 'submit';
 }
 
 const PERMANENT = [...NON_RETRYABLE_ERROR_TYPES];
@@ -92,6 +95,7 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
     paused: false,
     progress: { step: 'admission', done: 0, total: 3 },
     submissions: 0,
+    engine: spec.batch.engine,
   };
   let cancelReason: string | undefined;
   const work = new CancellationScope();
@@ -151,7 +155,7 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
             }
           : // The upstream's partitions of that day (hourly or daily: both start with the date);
             // the compiled query keeps exactly this partition's event-time range.
-            { path: `lake://${spec.source.pipeline}/${spec.source.layer}/${input.partition.slice(0, 10)}*` };
+            { partitionPrefix: input.partition.slice(0, 10) };
       const compiled = compileBatch(spec, input.partition, binding);
 
       let run: Awaited<ReturnType<typeof spark.sparkSql>> | undefined;
@@ -182,6 +186,7 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
                 sources: compiled.sources,
                 sql: compiled.sql,
                 output: { pipeline: spec.name, layer: 'batch', partition: input.partition },
+                engine: spec.batch.engine,
               });
             },
           );
@@ -191,22 +196,30 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
         }
       }
       st.applicationId = run.applicationId;
-      st.lakePath = run.output;
+      st.operationId = run.operationId;
+      st.sparkUi = run.sparkUi;
+      st.table = run.output;
+      st.snapshotId = run.snapshotId;
 
       await checkpoint('validation');
       st.progress = { step: 'validation', done: 2, total: 3 };
-      setState('validating', `checking ${run.output}`);
+      setState(
+        'validating',
+        `checking ${run.output} partition ${input.partition} at snapshot ${run.snapshotId ?? '(none)'}`,
+      );
       const checked = await quick.validateLakeOutput({
         pipeline: spec.name,
         layer: 'batch',
         partition: input.partition,
         plan: validationPlan(spec),
+        snapshotId: run.snapshotId,
+        writtenRows: run.rows,
       });
       st.rows = checked.rows;
       st.progress = { step: 'done', done: 3, total: 3 };
       return run;
     });
-    setState('succeeded', `${st.rows} rows in ${result.output}`);
+    setState('succeeded', `${st.rows} rows in ${result.output} partition ${input.partition}`);
     await tellParent('succeeded');
     return {
       pipeline: spec.name,
@@ -214,11 +227,14 @@ export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<
       state: 'succeeded',
       applicationId: result.applicationId,
       rows: st.rows,
-      lakePath: result.output,
+      table: result.output,
+      snapshotId: result.snapshotId,
+      engine: result.engine,
     };
   } catch (err) {
     if (isCancellation(err)) {
-      // withAdmission already released the grant; the activity killed the Spark application.
+      // withAdmission already released the grant; the activity interrupted the step's operation
+      // (connect) or killed its application (submit) before it reported cancelled.
       st.error = cancelReason ?? 'workflow cancelled';
       setState('cancelled', st.error);
       await tellParent('cancelled', st.error);

@@ -1,4 +1,4 @@
-import type { SparkSqlJob } from '../../../engines/spark';
+import { batchStepPlan } from '../../../lib/spark-step';
 import {
   batchOutputColumns,
   compileBatch,
@@ -212,11 +212,11 @@ describe('compileBatch: raw SQL and lake sources', () => {
     AND \`event_time\` < TIMESTAMP '2026-11-26T00:00:00Z'
 )`;
 
-  it('puts the events CTE before the user query and reads the lake path as Parquet', () => {
-    const step = compileBatch(definePipeline(lake), '2026-11-25', { path: '/lake/page-views/batch/2026-11-25T*' });
+  it("puts the events CTE before the user query and reads the upstream's Iceberg table, that day's partitions", () => {
+    const step = compileBatch(definePipeline(lake), '2026-11-25', { partitionPrefix: '2026-11-25' });
     expect(step.sql).toBe(`${EVENTS_DAY}\nSELECT page, SUM(views) AS views\nFROM events\nGROUP BY page`);
     expect(step.sources).toEqual([
-      { view: 'raw_events', format: 'parquet', path: '/lake/page-views/batch/2026-11-25T*' },
+      { view: 'raw_events', format: 'iceberg', table: 'lake.`page-views`.batch', partitionPrefix: '2026-11-25' },
     ]);
     expect(step.outputColumns).toBeUndefined();
   });
@@ -224,7 +224,7 @@ describe('compileBatch: raw SQL and lake sources', () => {
   it('joins a user query that has its own WITH to the events CTE', () => {
     const sql = '-- top pages\nwith t AS (SELECT page, COUNT(*) AS n FROM events GROUP BY page)\nSELECT * FROM t';
     const spec = definePipeline({ ...lake, transform: { sql } });
-    expect(compileBatch(spec, '2026-11-25', { path: '/lake' }).sql).toBe(
+    expect(compileBatch(spec, '2026-11-25', { partitionPrefix: '2026-11-25' }).sql).toBe(
       `-- top pages\n${EVENTS_DAY}, t AS (SELECT page, COUNT(*) AS n FROM events GROUP BY page)\nSELECT * FROM t`,
     );
   });
@@ -234,8 +234,8 @@ describe('compileBatch: raw SQL and lake sources', () => {
       ...definePipeline(lake),
       transform: { sql: 'SELECT * FROM events; DROP VIEW events' },
     } as PipelineSpec;
-    expect(() => compileBatch(bad, '2026-11-25', { path: '/lake' })).toThrow(InvalidPipelineSpec);
-    expect(() => compileBatch(bad, '2026-11-25', { path: '/lake' })).toThrow(
+    expect(() => compileBatch(bad, '2026-11-25', { partitionPrefix: '2026-11-25' })).toThrow(InvalidPipelineSpec);
+    expect(() => compileBatch(bad, '2026-11-25', { partitionPrefix: '2026-11-25' })).toThrow(
       'invalid pipeline spec "daily-pages": transform.sql: ";" at line 1, column 21: must be a single SELECT query (no ";" outside string literals)',
     );
   });
@@ -273,13 +273,19 @@ describe('compileBatch: bad partitions and bindings', () => {
       source: { kind: 'lake', pipeline: 'x', layer: 'stream', schema: kafkaSpec().source.schema, eventTime: 'ts' },
     });
     expect(() => compileBatch(lakeSpec, '2026-11-25T10', KAFKA)).toThrow(
-      new InvalidSourceBinding('lake source x/stream needs a binding { path }'),
+      new InvalidSourceBinding('lake source x/stream needs a binding { partitionPrefix }'),
     );
   });
 
-  it('produces what SparkSqlJob takes (checked by tsc)', () => {
+  it('produces what a step plan takes (checked by tsc)', () => {
     const step = compileBatch(pageViews, '2026-11-25T10', KAFKA);
-    const job: SparkSqlJob = { appName: 'a', sources: step.sources, sql: step.sql, output: { path: '/out' } };
-    expect(job.sources).toHaveLength(1);
+    const plan = batchStepPlan({
+      stepName: 'a',
+      sources: step.sources.map((s) => ({ ...s, bootstrapServers: 'b:9092' })),
+      sql: step.sql,
+      table: 'lake.`page-views`.batch',
+      partition: '2026-11-25T10',
+    });
+    expect(plan.query).toContain(step.sql);
   });
 });

@@ -64,9 +64,9 @@ describe('example pipelines', () => {
   });
 
   it('daily-revenue compiles for a day over page-views partitions', () => {
-    const step = compileBatch(dailyRevenue, '2026-11-25', { path: '/lake/page-views/batch/2026-11-25T*' });
+    const step = compileBatch(dailyRevenue, '2026-11-25', { partitionPrefix: '2026-11-25' });
     expect(step.sources).toEqual([
-      { view: 'raw_events', format: 'parquet', path: '/lake/page-views/batch/2026-11-25T*' },
+      { view: 'raw_events', format: 'iceberg', table: 'lake.`page-views`.batch', partitionPrefix: '2026-11-25' },
     ]);
     expect(step.sql).toContain("WHERE `event_time` >= TIMESTAMP '2026-11-25T00:00:00Z'");
     expect(step.sql).toContain("AND `event_time` < TIMESTAMP '2026-11-26T00:00:00Z'");

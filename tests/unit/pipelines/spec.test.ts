@@ -23,6 +23,7 @@ const lakeSql = changed(
       resources: { cpu: 0.5, memoryMb: 512 },
       estimatedRuntimeMs: 1,
       preemptible: true,
+      engine: 'submit',
     },
     validate: { minRows: 1, requiredColumns: ['page', 'anything_raw_sql_makes'] },
   },
@@ -34,10 +35,11 @@ describe('pipeline spec: valid specs', () => {
     const spec = definePipeline(kafkaSpec());
     expect(spec.batch.priority).toBe(0);
     expect(spec.batch.preemptible).toBe(false);
+    expect(spec.batch.engine).toBe('connect');
     expect(spec.validate).toEqual({ minRows: 0 });
     expect(spec).toEqual({
       ...kafkaSpec(),
-      batch: { ...kafkaSpec().batch, priority: 0, preemptible: false },
+      batch: { ...kafkaSpec().batch, priority: 0, preemptible: false, engine: 'connect' },
       validate: { minRows: 0 },
     });
   });
@@ -310,6 +312,9 @@ describe('pipeline spec: errors name the path', () => {
 
   it('checks the batch settings', () => {
     expect(issuesOf(changed({ 'batch.preemptible': 'yes' }))).toEqual(['batch.preemptible: expected true or false']);
+    expect(issuesOf(changed({ 'batch.engine': 'yarn' }))).toEqual([
+      'batch.engine: expected "connect" | "submit", got "yarn"',
+    ]);
     expect(issuesOf(changed({ 'batch.resources.cpu': '1' }))).toEqual([
       'batch.resources.cpu: expected a positive number',
     ]);
