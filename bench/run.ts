@@ -14,6 +14,8 @@ const benches: Record<string, () => Bench> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   'batch-overhead': () => require('./batch-overhead').run as Bench,
   // eslint-disable-next-line @typescript-eslint/no-require-imports
+  'batch-latency': () => require('./batch-latency').run as Bench,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   'policy-sim': () => require('./sim/run-sim').run as Bench,
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   admission: () => require('./admission').run as Bench,
