@@ -3,7 +3,7 @@ import type { Table } from 'apache-arrow';
 import { OPERATION_PROPERTY, PARTITION_COLUMN, sqlString, STEP_PROPERTY, type BatchStepPlan } from '../lib/spark-step';
 import {
   isUnavailable,
-  overwritePartitions,
+  overwriteWhere,
   SparkConnectClient,
   SparkConnectError,
   sqlCommand,
@@ -108,7 +108,7 @@ export async function runConnectStep(
           sessionId,
           operationId,
           tags,
-          plan: overwritePartitions(step.plan.table, step.plan.query, {
+          plan: overwriteWhere(step.plan.table, step.plan.query, step.plan.overwrite, {
             ...step.plan.options,
             [`snapshot-property.${OPERATION_PROPERTY}`]: operationId,
           }),

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { tableFromIPC, type Table } from 'apache-arrow';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { joinUrl, requestJson } from '../lib/http';
@@ -245,6 +246,24 @@ export class SparkConnectClient {
     return res.spark_version?.version ?? '';
   }
 
+  /** Whether the server runs a trivial query within `timeoutMs` (its health: gRPC up and its SparkContext alive). */
+  async answersQuery(timeoutMs = 5000): Promise<boolean> {
+    const sessionId = crypto.randomUUID();
+    const ask = this.execute({ sessionId, operationId: crypto.randomUUID(), plan: sqlQuery('SELECT 1 AS one') });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+    try {
+      const result = await Promise.race([ask, late]);
+      return result?.table?.numRows === 1;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+      ask.catch(() => undefined);
+      await this.releaseSession(sessionId).catch(() => undefined);
+    }
+  }
+
   private unary<T = unknown>(method: string, request: unknown, timeoutMs = 30_000): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       (this.client[method] as (r: unknown, o: grpc.CallOptions, cb: (e: unknown, v: T) => void) => void).call(
@@ -261,13 +280,19 @@ export class SparkConnectClient {
 export const sqlQuery = (query: string): ConnectPlan => ({ root: { sql: { query } } });
 export const sqlCommand = (query: string): ConnectPlan => ({ command: { sql_command: { input: { sql: { query } } } } });
 
-/** `df.writeTo(table).options(options).overwritePartitions()` for the rows of `query`. */
-export const overwritePartitions = (table: string, query: string, options: Record<string, string>): ConnectPlan => ({
+/** `df.writeTo(table).options(options).overwrite(expr(condition))` for the rows of `query`: one commit. */
+export const overwriteWhere = (
+  table: string,
+  query: string,
+  condition: string,
+  options: Record<string, string>,
+): ConnectPlan => ({
   command: {
     write_operation_v2: {
       input: { sql: { query } },
       table_name: table,
-      mode: 'MODE_OVERWRITE_PARTITIONS',
+      mode: 'MODE_OVERWRITE',
+      overwrite_condition: { expression_string: { expression: condition } },
       options,
     },
   },
@@ -300,6 +325,8 @@ export interface SparkJob {
   submissionTime?: string;
   completionTime?: string;
   jobTags: string[];
+  /** Spark Connect puts the start of the request (session, plan) here. */
+  description?: string;
 }
 
 /** The server's application id and its jobs (`/api/v1/applications/<id>/jobs`), newest first. */

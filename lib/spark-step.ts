@@ -3,9 +3,11 @@ import type { SparkSource } from './spark-source';
 /*
  * A batch step as the SQL both engines run, word for word: the spark-submit runner
  * (jobs/spark_sql_runner.py) and the Spark Connect client execute the same setup statements,
- * then write the same query into the pipeline's Iceberg table by dynamic partition overwrite
- * (`df.writeTo(table).overwritePartitions()`): one atomic commit that replaces exactly the step's
- * partition. The commit's snapshot summary records the step, so a retry finds what committed.
+ * then write the same query into the pipeline's Iceberg table as an overwrite of exactly the
+ * step's partition (`df.writeTo(table).overwrite(partition = '<id>')`): one atomic commit that
+ * replaces the partition — also when the new result is empty, which a dynamic partition overwrite
+ * (`overwritePartitions()`, replacing only the partitions the rows name) would leave untouched.
+ * The commit's snapshot summary records the step, so a retry finds what committed.
  */
 
 /** The column of every lake table that holds the partition id (e.g. 2026-11-20T05). */
@@ -20,6 +22,8 @@ export interface BatchStepPlan {
   setup: string[];
   /** The rows of the partition, with its partition column. */
   query: string;
+  /** The rows the write replaces: exactly the partition (a SQL condition). */
+  overwrite: string;
   /** The Iceberg table, e.g. lake.`page-views`.batch. */
   table: string;
   /** Write options: the snapshot summary properties of the commit. */
@@ -53,6 +57,7 @@ export function batchStepPlan(step: {
   return {
     setup,
     query,
+    overwrite: `${ident(PARTITION_COLUMN)} = ${sqlString(step.partition)}`,
     table: step.table,
     options: { [`snapshot-property.${STEP_PROPERTY}`]: step.stepName },
   };

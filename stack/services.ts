@@ -234,6 +234,9 @@ export const PROCESSES: ProcessDef[] = [
           'spark.sql.parquet.outputTimestampType TIMESTAMP_MICROS',
           // The master keeps finished applications for the API that tests and the Spark activity read.
           'spark.deploy.retainedApplications 500',
+          // Executors that fail while a worker restarts must not make the master remove the Spark
+          // Connect server's application (its SparkContext would stop, the server would not).
+          'spark.deploy.maxExecutorRetries -1',
           '',
         ].join('\n'),
       );
@@ -495,7 +498,8 @@ export const SERVICES: ServiceDef[] = [
           protoDir: installedLayout().sparkConnectProto,
         });
         try {
-          return (await client.sparkVersion(crypto.randomUUID(), 2000)) !== '';
+          // A query, not only a version call: a server whose SparkContext stopped still answers those.
+          return await client.answersQuery(2000);
         } finally {
           client.close();
         }

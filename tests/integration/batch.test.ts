@@ -15,7 +15,7 @@ import { ensureTopic, produceJson } from '../../engines/kafka';
 import { listSparkApps, type SparkApp } from '../../engines/spark';
 import { connectServerJobs, jobHasTag, jobOperationId, type SparkJob } from '../../engines/spark-connect';
 import { stackPaths } from '../../stack/paths';
-import { readPidRecord } from '../../stack/process';
+import { isAlive, portInUse, readPidRecord } from '../../stack/process';
 import { stackUp } from '../../stack/stack';
 import { sparkTableName } from '../../lib/lake-catalog';
 import { partitionBounds, type PipelineSpec } from '../../lib/pipelines';
@@ -61,6 +61,8 @@ function spec(
 const SLOW = {
   transform: { sql: 'SELECT COUNT(*) AS n, MAX(amount) AS biggest FROM events CROSS JOIN range(0, 40000000)' },
 };
+/** SLOW's result's `biggest` per partition: the hour's largest amount (10 + the hour). */
+const BIGGEST: Record<string, number> = { '2026-11-20T09': 19, '2026-11-20T10': 20 };
 /** A step that would run for minutes. */
 const ENDLESS = { transform: { sql: 'SELECT COUNT(*) AS n FROM range(0, 50000000000)' } };
 
@@ -283,7 +285,7 @@ describe('crashes (workers are separate processes from here on)', () => {
       expect(await stepOperations(tag)).toEqual([operationId]);
       expect(await stepCommits(pipeline.name)).toEqual([expect.objectContaining({ operation: operationId })]);
       // The partition's one row, once, in the table's current snapshot.
-      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: 15 }]);
+      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: BIGGEST[partition] }]);
     } finally {
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
@@ -312,7 +314,7 @@ describe('crashes (workers are separate processes from here on)', () => {
         },
         { timeoutMs: 120_000, intervalMs: 300 },
       );
-      killStackProcess('spark-connect');
+      await killStackProcess('spark-connect', 15002);
       await stackUp();
       const result = await handle.result();
       expect(result.state).toBe('succeeded');
@@ -323,7 +325,7 @@ describe('crashes (workers are separate processes from here on)', () => {
       expect(ops).toHaveLength(1);
       expect(ops[0]).not.toBe(first);
       expect(await stepCommits(pipeline.name)).toEqual([expect.objectContaining({ operation: ops[0] })]);
-      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: 15 }]);
+      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: BIGGEST[partition] }]);
       // No snapshot ever showed part of the partition: each holds none of it or all of it.
       const table = sparkTableName(pipeline.name, 'batch');
       for (const { snapshot_id } of await sqlRows(
@@ -362,7 +364,7 @@ describe('crashes (workers are separate processes from here on)', () => {
       const apps = await appsNamed(`sluice-${pipeline.name}-`);
       expect(apps).toHaveLength(1);
       expect(result.applicationId).toBe(apps[0]!.id);
-      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: 15 }]);
+      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: BIGGEST[partition] }]);
     } finally {
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
@@ -370,17 +372,15 @@ describe('crashes (workers are separate processes from here on)', () => {
   });
 });
 
-/** The distinct operations of the Connect server's jobs that carry the step's tag: Spark's record of its executions. */
+/**
+ * Spark's record of a step's executions: the distinct operations of the Connect server's jobs that
+ * carry the step's tag and ran its table write (the job description starts with the request: a `command { write_...` plan;
+ * creating the table on its first step is an operation of its own).
+ */
 async function stepOperations(tag: string): Promise<string[]> {
   const { jobs } = await connectServerJobs(deps.sparkConnect.uiUrl);
-  return [
-    ...new Set(
-      jobs
-        .filter((j) => jobHasTag(j, tag))
-        .map(jobOperationId)
-        .filter((o): o is string => !!o),
-    ),
-  ];
+  const writes = jobs.filter((j) => jobHasTag(j, tag) && /command \{\s+write_/.test(j.description ?? ''));
+  return [...new Set(writes.map(jobOperationId).filter((o): o is string => !!o))];
 }
 
 /** The table's snapshots committed by a step of this pipeline (its summary names the step). */
@@ -419,10 +419,17 @@ function stepIntervals(jobs: SparkJob[], since: number): { starttime: number; du
 }
 
 /** Kills one process of the local stack (SIGKILL), as a crash would. */
-function killStackProcess(name: string): void {
+async function killStackProcess(name: string, port: number): Promise<void> {
   const rec = readPidRecord(stackPaths().run, name);
   if (!rec) throw new Error(`no ${name} process recorded`);
   process.kill(-rec.pid, 'SIGKILL');
+  await until(
+    `${name} to be gone and its port free`,
+    async () => (isAlive(rec) || (await portInUse(port)) ? undefined : true),
+    {
+      timeoutMs: 30_000,
+    },
+  );
 }
 
 function startWorkerProcess(name: string): ChildProcess {

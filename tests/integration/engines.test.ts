@@ -138,7 +138,7 @@ describe('spark connect', () => {
     expect(ops.has(executionIds(stepName, 1).operationId)).toBe(true);
   });
 
-  test('another step over the same partition replaces it (dynamic partition overwrite), never adds to it', async () => {
+  test('another step over the same partition replaces it, never adds to it, even with an empty result', async () => {
     const partition = `replace-${run}`;
     for (const n of [1, 2]) {
       const stepName = `it-engines-replace-${run}-${n}`;
@@ -156,6 +156,15 @@ describe('spark connect', () => {
       `SELECT summary['deleted-records'] AS deleted, summary['added-records'] AS added FROM ${TABLE}.snapshots ORDER BY committed_at DESC LIMIT 1`,
     );
     expect(latest).toEqual({ deleted: '3', added: '3' });
+    // A re-run whose result is empty leaves the partition empty (not its old rows).
+    const stepName = `it-engines-replace-${run}-empty`;
+    const empty = {
+      ...plan(stepName, partition),
+      query: `SELECT * FROM (${plan(stepName, partition).query}) WHERE false`,
+    };
+    const out = await runConnectStep(client, { stepName, plan: empty, ids: executionIds(stepName, 1), earlier: [] });
+    expect(out.commit).toMatchObject({ rows: 0 });
+    expect(await lakeRows(deps, 'it-engines', partition)).toEqual([]);
   });
 
   test('the server refuses an operation id it has run before', async () => {
