@@ -20,11 +20,10 @@ import {
 } from '../engines/spark-connect-step';
 import { until } from '../lib/poll';
 import { ErrorType } from '../lib/errors';
-import { sparkTableName } from '../lib/lake-catalog';
+import { sparkTableName, type LakeLayer } from '../lib/lake-catalog';
 import { checkBatchOutput, type BatchOutputSummary, type ValidationPlan } from '../lib/pipelines';
 import { batchStepPlan } from '../lib/spark-step';
 import type { SparkSource } from '../lib/spark-source';
-import type { LakeLayer } from '../engines/lake';
 import type { ActivityDeps } from './deps';
 
 export type BatchEngine = 'connect' | 'submit';

@@ -32,7 +32,8 @@ import {
 import { groupOffsets, lagOf, topicRange } from '../engines/kafka';
 import { ErrorType } from '../lib/errors';
 import { sleep, until } from '../lib/poll';
-import { STREAM_PLACEHOLDERS, type CompiledStream } from '../lib/pipelines';
+import { flinkCatalogOptions } from '../lib/lake-catalog';
+import { flinkOptions, STREAM_PLACEHOLDERS, type CompiledStream } from '../lib/pipelines';
 import type { ActivityDeps } from './deps';
 
 /** A 32-hex id (what Flink takes as a JobID or a savepoint trigger id) for a key. */
@@ -108,7 +109,7 @@ export interface SnapshotTaken {
  * are looked up by name in the session. No Temporal here: the rescale bench calls it directly.
  */
 export async function executeGeneration(
-  deps: Pick<ActivityDeps, 'brokers' | 'lake' | 'flink'>,
+  deps: Pick<ActivityDeps, 'brokers' | 'lake' | 'flink' | 'lakeCatalog'>,
   input: Pick<SubmitGeneration, 'pipeline' | 'generation' | 'parallelism' | 'compiled' | 'restoreFrom'> & {
     jobId: string;
     jobName: string;
@@ -119,7 +120,7 @@ export async function executeGeneration(
   const fill = (sql: string, prefix: string) =>
     sql
       .replaceAll(STREAM_PLACEHOLDERS.brokers, deps.brokers.join(','))
-      .replaceAll(STREAM_PLACEHOLDERS.warehouse, `file://${path.join(deps.lake, 'iceberg')}`)
+      .replaceAll(STREAM_PLACEHOLDERS.catalog, flinkOptions(flinkCatalogOptions(deps.lakeCatalog)))
       .replaceAll(STREAM_PLACEHOLDERS.transactionalIdPrefix, prefix);
   const digest = hexId(JSON.stringify([compiled.ddl.map((d) => fill(d, '-')), compiled.insert, compiled.config]));
   const planUri = `file://${path.join(plans, `${digest}.json`)}`;

@@ -6,6 +6,9 @@
  * `lake.<pipeline>.batch` (Spark) and `lake.<pipeline>.stream` (Flink).
  */
 
+/** A pipeline's tables: its batch layer (Spark), its stream layer (Flink), its serving view. */
+export type LakeLayer = 'batch' | 'stream' | 'merged';
+
 /** The catalog's name in every engine's SQL. */
 export const LAKE_CATALOG = 'lake';
 
@@ -70,6 +73,6 @@ export function lakeCatalogFromEnv(e: {
 }
 
 /** A backtick-quoted Spark identifier path, e.g. lake.`page-views`.batch. */
-export function sparkTableName(pipeline: string, table: 'batch' | 'stream' | 'merged'): string {
+export function sparkTableName(pipeline: string, table: LakeLayer): string {
   return `${LAKE_CATALOG}.\`${pipeline.replace(/`/g, '``')}\`.${table}`;
 }

@@ -1,3 +1,4 @@
+import { LAKE_CATALOG } from '../lake-catalog';
 import { parseDuration, type DurationUnit } from './duration';
 import type { Partitioning } from './partitions';
 import {
@@ -22,22 +23,27 @@ import {
  * is the UTC hour or day of its start, as lib/pipelines/partitions.ts cuts them.
  */
 
-/** Placeholders the activity replaces at run time, inside SQL string literals (their values never hold a `'`: broker lists, paths, name prefixes). */
+/**
+ * Placeholders the activity replaces at run time. The first and the last stand inside SQL string
+ * literals (their values never hold a `'`: broker lists, name prefixes); the catalog's stands for
+ * a whole options list.
+ */
 export const KAFKA_BROKERS = '${KAFKA_BROKERS}';
-/** The Iceberg warehouse, e.g. `file:///work/main/data/lake/iceberg`. */
-export const LAKE_WAREHOUSE = '${LAKE_WAREHOUSE}';
+/**
+ * The lake catalog's options, as configured (lib/lake-catalog.ts `flinkCatalogOptions`): e.g.
+ * `'type'='iceberg', 'catalog-type'='hadoop', 'warehouse'='file:///.../data/lake/iceberg'`.
+ */
+export const LAKE_CATALOG_OPTIONS = '${LAKE_CATALOG_OPTIONS}';
 /** Per job generation: a restarted job must not fence, or be fenced by, its predecessor's transactions. */
 export const TRANSACTIONAL_ID_PREFIX = '${TRANSACTIONAL_ID_PREFIX}';
 
 /** The three placeholders together, as the activity substitutes them. */
 export const STREAM_PLACEHOLDERS = {
   brokers: KAFKA_BROKERS,
-  warehouse: LAKE_WAREHOUSE,
+  catalog: LAKE_CATALOG_OPTIONS,
   transactionalIdPrefix: TRANSACTIONAL_ID_PREFIX,
 } as const;
 
-/** The Iceberg catalog the session registers; a pipeline's stream layer is `lake.<pipeline>.stream`. */
-export const LAKE_CATALOG = 'lake';
 /** The table of a pipeline's stream layer in its database. */
 export const STREAM_TABLE = 'stream';
 
@@ -229,16 +235,12 @@ function windowQuery(spec: StreamingPipelineSpec, outputs: Output[]): string {
 
 function lakeDdl(table: { catalog: string; database: string; table: string }, columns: StreamColumn[]): string[] {
   return [
-    `CREATE CATALOG IF NOT EXISTS ${quote(table.catalog)} WITH (${options({
-      type: 'iceberg',
-      'catalog-type': 'hadoop',
-      warehouse: LAKE_WAREHOUSE,
-    })})`,
+    `CREATE CATALOG IF NOT EXISTS ${quote(table.catalog)} WITH (${LAKE_CATALOG_OPTIONS})`,
     `CREATE DATABASE IF NOT EXISTS ${quote(table.catalog)}.${quote(table.database)}`,
     [
       `CREATE TABLE IF NOT EXISTS ${tableName(table)} (`,
       columnsDdl(columns),
-      `) PARTITIONED BY (${quote(PARTITION_COLUMN)}) WITH (${options({ 'format-version': '2' })})`,
+      `) PARTITIONED BY (${quote(PARTITION_COLUMN)}) WITH (${flinkOptions({ 'format-version': '2' })})`,
     ].join('\n'),
   ];
 }
@@ -256,7 +258,7 @@ function sourceDdl(spec: StreamingPipelineSpec, groupId: string): string {
   return [
     `CREATE TEMPORARY TABLE ${quote(SOURCE_TABLE)} (`,
     lines.join(',\n'),
-    `) WITH (${options({
+    `) WITH (${flinkOptions({
       connector: 'kafka',
       topic: source.topic,
       'properties.bootstrap.servers': KAFKA_BROKERS,
@@ -276,7 +278,7 @@ function kafkaSinkDdl(topic: string, columns: StreamColumn[]): string {
   return [
     `CREATE TEMPORARY TABLE ${quote(KAFKA_SINK_TABLE)} (`,
     columnsDdl(columns),
-    `) WITH (${options({
+    `) WITH (${flinkOptions({
       connector: 'kafka',
       topic,
       'properties.bootstrap.servers': KAFKA_BROKERS,
@@ -296,7 +298,8 @@ function columnsDdl(columns: StreamColumn[]): string {
 }
 
 /** `'k'='v', ...` in the order given. */
-function options(entries: Record<string, string>): string {
+/** A Flink `WITH (...)` options list: `'k'='v', ...`. */
+export function flinkOptions(entries: Record<string, string>): string {
   return Object.entries(entries)
     .map(([key, value]) => `${literal(key)}=${literal(value)}`)
     .join(', ');

@@ -4,6 +4,8 @@
  * committed, through the engines' own APIs: the Iceberg table by a Flink batch query, the Kafka
  * sink topic with read_committed, the pipeline's Flink jobs from the JobManager.
  */
+import { flinkCatalogOptions, lakeCatalogFromEnv } from '../../lib/lake-catalog';
+import { flinkOptions } from '../../lib/pipelines';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { listFlinkJobs, SqlGatewaySession } from '../../engines/flink';
 import { definePipeline, type PipelineSpec } from '../../lib/pipelines';
@@ -11,7 +13,6 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { sleep, until } from '../../lib/poll';
 import { streamStatus, type StreamState, type StreamStatus } from '../../workflows/messages';
 import type { Env } from '../../config/env';
-import * as path from 'node:path';
 
 export const WINDOW_MS = 10_000;
 /** Synthetic event time of the first event: 2026-01-01T00:00:00Z. */
@@ -156,9 +157,8 @@ export async function icebergTotals(env: Env, pipeline: string, lake: string) {
     'execution.runtime-mode': 'batch',
   });
   try {
-    const warehouse = `file://${path.join(lake, 'iceberg')}`;
     await session.execute(
-      `CREATE CATALOG IF NOT EXISTS lake WITH ('type'='iceberg','catalog-type'='hadoop','warehouse'='${warehouse}')`,
+      `CREATE CATALOG IF NOT EXISTS lake WITH (${flinkOptions(flinkCatalogOptions(lakeCatalogFromEnv({ ...env, SLUICE_LAKE: lake })))})`,
     );
     const { rows } = await session.execute(
       `SELECT \`window_start\`, \`page\`, \`views\`, \`total_amount\` FROM lake.\`${pipeline}\`.\`stream\``,

@@ -3,7 +3,7 @@ import {
   definePipeline,
   InvalidPipelineSpec,
   KAFKA_BROKERS,
-  LAKE_WAREHOUSE,
+  LAKE_CATALOG_OPTIONS,
   STREAM_PLACEHOLDERS,
   TRANSACTIONAL_ID_PREFIX,
   type CompiledStream,
@@ -173,9 +173,7 @@ describe('compileStreaming: the window aggregation', () => {
 describe('compileStreaming: sinks', () => {
   it('lake only: the Iceberg catalog, database and table, and one INSERT with the write-parallelism hint', () => {
     const compiled = lakeOnly();
-    expect(compiled.ddl[0]).toBe(
-      `CREATE CATALOG IF NOT EXISTS \`lake\` WITH ('type'='iceberg', 'catalog-type'='hadoop', 'warehouse'='${LAKE_WAREHOUSE}')`,
-    );
+    expect(compiled.ddl[0]).toBe(`CREATE CATALOG IF NOT EXISTS \`lake\` WITH (${LAKE_CATALOG_OPTIONS})`);
     expect(compiled.ddl[1]).toBe('CREATE DATABASE IF NOT EXISTS `lake`.`page-views-live`');
     expect(compiled.ddl[2].startsWith(LAKE_TABLE)).toBe(true);
     expect(compiled.ddl[2]).toContain(") PARTITIONED BY (`partition`) WITH ('format-version'='2')");
@@ -210,7 +208,7 @@ describe('compileStreaming: sinks', () => {
     expect(compiled.insert).not.toContain('OPTIONS');
     expect(compiled.table).toBeUndefined();
     expect(compiled.kafkaSink).toEqual({ topic: 'totals' });
-    expect(JSON.stringify(compiled)).not.toContain(LAKE_WAREHOUSE);
+    expect(JSON.stringify(compiled)).not.toContain(LAKE_CATALOG_OPTIONS);
     expect(compiled.ddl.join('\n')).not.toContain('CATALOG');
   });
 
@@ -245,11 +243,11 @@ describe('compileStreaming: sinks', () => {
 
   it('puts each placeholder only where the activity fills it in', () => {
     const compiled = both();
-    expect(Object.values(STREAM_PLACEHOLDERS)).toEqual([KAFKA_BROKERS, LAKE_WAREHOUSE, TRANSACTIONAL_ID_PREFIX]);
+    expect(Object.values(STREAM_PLACEHOLDERS)).toEqual([KAFKA_BROKERS, LAKE_CATALOG_OPTIONS, TRANSACTIONAL_ID_PREFIX]);
     const using = (placeholder: string) =>
       compiled.ddl.filter((s) => s.includes(placeholder)).map((s) => s.split(' (')[0]);
     expect(using(KAFKA_BROKERS)).toEqual([SOURCE, KAFKA_SINK]);
-    expect(using(LAKE_WAREHOUSE)).toEqual(['CREATE CATALOG IF NOT EXISTS `lake` WITH']);
+    expect(using(LAKE_CATALOG_OPTIONS)).toEqual(['CREATE CATALOG IF NOT EXISTS `lake` WITH']);
     expect(using(TRANSACTIONAL_ID_PREFIX)).toEqual([KAFKA_SINK]);
     expect(compiled.insert).not.toMatch(/\$\{/);
   });
