@@ -41,7 +41,11 @@ const sandboxPaths = [
   ),
   { name: 'kafkajs', message: 'Engine clients belong in engines/, called from activities/.' },
   { name: 'apache-arrow', message: 'Arrow belongs in engines/ and activities/.' },
-  { name: 'parquet-wasm', message: 'Parquet belongs in engines/ and activities/.' },
+  { name: '@grpc/grpc-js', message: 'Engine clients (Spark Connect) belong in engines/, called from activities/.' },
+  {
+    name: '@grpc/proto-loader',
+    message: 'Engine clients (Spark Connect) belong in engines/, called from activities/.',
+  },
   { name: '@temporalio/activity', message: 'Activity APIs are not available in workflow code.' },
   { name: '@temporalio/client', message: 'Clients are not available in workflow code.' },
   { name: '@temporalio/worker', message: 'Worker APIs are not available in workflow code.' },

@@ -2,7 +2,7 @@
  * The activities of a batch step (docs/architecture.md#batch-pipelines): run one partition's SQL on
  * Spark — on the warm Spark Connect server (`batch.engine: connect`, the default) or as its own
  * spark-submit application (`submit`) — into the pipeline's Iceberg table, then check what the
- * commit holds. Either way the write is one atomic dynamic partition overwrite whose snapshot
+ * commit holds. Either way the write is one atomic overwrite of exactly the partition whose snapshot
  * records the step, and a retry after a worker crash finds that commit, or the execution still
  * running, before it would start anything.
  */
@@ -291,7 +291,10 @@ async function runOnSubmit(
     partition: input.output.partition,
     snapshotId: result.snapshotId ?? undefined,
     applicationId: result.applicationId,
-    sparkUi: `${deps.spark.uiUrl.replace(/\/$/, '')}/app/?appId=${result.applicationId}`,
+    // The history server shows a finished application's jobs (the master's page only its executors).
+    sparkUi: deps.spark.historyUrl
+      ? `${deps.spark.historyUrl.replace(/\/$/, '')}/history/${result.applicationId}/jobs/`
+      : `${deps.spark.uiUrl.replace(/\/$/, '')}/app/?appId=${result.applicationId}`,
     logFile: result.logFile,
   };
 }

@@ -65,6 +65,10 @@ export const EnvSchema = z.object({
     .min(1)
     .default(path.join(PROJECT_ROOT, 'data', 'lake'))
     .transform((p) => path.resolve(p)),
+  /** Spark's history server: the jobs of finished spark-submit steps. @default http://127.0.0.1:18080 */
+  SLUICE_SPARK_HISTORY_UI: httpUrl.default('http://127.0.0.1:18080'),
+  /** Where spark-submit steps write their event logs (what the history server reads). @default file://<SLUICE_LAKE>/../spark-events */
+  SLUICE_SPARK_EVENT_LOG_DIR: z.string().min(1).optional(),
   /** Spark Connect server (gRPC host:port) that runs `batch.engine: connect` steps and reads the lake. @default 127.0.0.1:15002 */
   SLUICE_SPARK_CONNECT: hostPort.default('127.0.0.1:15002'),
   /** The Spark Connect driver's web UI and REST API (jobs by tag). @default http://127.0.0.1:4040 */
@@ -104,6 +108,11 @@ export const EnvSchema = z.object({
 });
 
 export type Env = z.output<typeof EnvSchema>;
+
+/** The event log folder of spark-submit steps: the configured one, else `spark-events` beside the lake. */
+export function sparkEventLogDir(env: Pick<Env, 'SLUICE_SPARK_EVENT_LOG_DIR' | 'SLUICE_LAKE'>): string {
+  return env.SLUICE_SPARK_EVENT_LOG_DIR ?? `file://${path.join(path.dirname(env.SLUICE_LAKE), 'spark-events')}`;
+}
 
 /** The task queue of the pool schedulers: `<SLUICE_TASK_QUEUE>-pools` (workers/worker.ts says why). */
 export function poolTaskQueue(env: Pick<Env, 'SLUICE_TASK_QUEUE'>): string {

@@ -19,6 +19,10 @@ export interface SparkConfig {
   jars: string[];
   /** Job specs and spark-submit logs are written here, one file per application. */
   workDir: string;
+  /** Spark's history server (the jobs of finished applications). */
+  historyUrl?: string;
+  /** Event logs of every application go here (a file:// URI), for the history server. */
+  eventLogDir?: string;
   /** --conf settings of every application (the lake's catalog), before the step's own. */
   conf?: Record<string, string>;
 }
@@ -144,6 +148,9 @@ export async function submitSparkSql(
 ): Promise<SparkResult> {
   const jobsDir = path.join(cfg.workDir, 'spark-jobs');
   fs.mkdirSync(jobsDir, { recursive: true });
+  // Spark refuses to start when its event log folder does not exist.
+  if (cfg.eventLogDir?.startsWith('file://'))
+    fs.mkdirSync(cfg.eventLogDir.slice('file://'.length), { recursive: true });
   const safe = job.appName.replace(/[^A-Za-z0-9_.-]/g, '_');
   const files = {
     job: path.join(jobsDir, `${safe}.json`),
@@ -188,6 +195,8 @@ export function sparkSubmitCommand(cfg: SparkConfig, job: SparkSqlJob, jobFile: 
     'spark.sql.shuffle.partitions': '4',
     'spark.ui.enabled': 'false',
     'spark.ui.showConsoleProgress': 'false',
+    // The jobs of a finished step stay visible in the history server.
+    ...(cfg.eventLogDir ? { 'spark.eventLog.enabled': 'true', 'spark.eventLog.dir': cfg.eventLogDir } : {}),
     ...cfg.conf,
     ...job.conf,
   };
@@ -305,10 +314,7 @@ async function follow(
 /** The result file the runner writes once its commit is done. */
 function readResultMarker(file: string): Omit<SparkResult, 'logFile'> | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Omit<
-      SparkResult,
-      'logFile'
-    >;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Omit<SparkResult, 'logFile'>;
   } catch {
     return undefined;
   }

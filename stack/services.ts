@@ -2,7 +2,7 @@ import { Connection } from '@temporalio/client';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { env } from '../config/env';
+import { env, sparkEventLogDir } from '../config/env';
 import { flinkOverview, sqlGatewayInfo } from '../engines/flink';
 import { createKafkaClient, kafkaClusterReady } from '../engines/kafka';
 import { sparkMasterStatus } from '../engines/spark';
@@ -29,6 +29,7 @@ export const LOCAL = {
   sqlGatewayPort: 8083,
   sparkConnectPort: 15002,
   sparkConnectUiPort: 4040,
+  sparkHistoryPort: 18080,
 } as const;
 
 const h = LOCAL.host;
@@ -42,6 +43,7 @@ export const URLS = {
   sqlGateway: `http://${h}:${LOCAL.sqlGatewayPort}`,
   sparkConnect: `${h}:${LOCAL.sparkConnectPort}`,
   sparkConnectUi: `http://${h}:${LOCAL.sparkConnectUiPort}`,
+  sparkHistory: `http://${h}:${LOCAL.sparkHistoryPort}`,
 } as const;
 
 /**
@@ -83,7 +85,8 @@ export interface ProcessDef {
 
 /** One user-facing service of `sluice stack status`, served by one or more processes. */
 export interface ServiceDef {
-  name: 'temporal' | 'temporal-ui' | 'kafka' | 'spark' | 'spark-connect' | 'flink' | 'flink-sql-gateway';
+  name:
+    'temporal' | 'temporal-ui' | 'kafka' | 'spark' | 'spark-history' | 'spark-connect' | 'flink' | 'flink-sql-gateway';
   url: string;
   processes: string[];
   healthy(): Promise<boolean>;
@@ -281,6 +284,26 @@ export const PROCESSES: ProcessDef[] = [
     }),
   },
   {
+    name: 'spark-history',
+    ports: [LOCAL.sparkHistoryPort],
+    async prepare() {
+      fs.mkdirSync(eventLogFolder(), { recursive: true });
+    },
+    command: (ctx) => ({
+      command: path.join(ctx.layout.sparkHome, 'bin', 'spark-class'),
+      args: ['org.apache.spark.deploy.history.HistoryServer'],
+      env: {
+        ...sparkEnv(ctx),
+        SPARK_HISTORY_OPTS: [
+          `-Dspark.history.fs.logDirectory=${sparkEventLogDir(env())}`,
+          `-Dspark.history.ui.port=${LOCAL.sparkHistoryPort}`,
+          // A finished step shows up within seconds, not the default 10 s.
+          '-Dspark.history.fs.update.interval=2s',
+        ].join(' '),
+      },
+    }),
+  },
+  {
     name: 'spark-connect',
     ports: [LOCAL.sparkConnectPort, LOCAL.sparkConnectUiPort],
     async prepare(ctx) {
@@ -329,6 +352,14 @@ export const PROCESSES: ProcessDef[] = [
     }),
   },
 ];
+
+/** The folder spark-submit steps write event logs to (the worker's default, config/env.ts). */
+function eventLogFolder(): string {
+  const dir = sparkEventLogDir(env());
+  if (!dir.startsWith('file://'))
+    throw new Error(`SLUICE_SPARK_EVENT_LOG_DIR: the local stack needs a file:// folder (got ${dir})`);
+  return dir.slice('file://'.length);
+}
 
 /** The Spark Connect server: an application of the standalone cluster that stays up, warm. */
 function sparkConnectArgs(ctx: Ctx): string[] {
@@ -485,6 +516,16 @@ export const SERVICES: ServiceDef[] = [
         const master = await sparkMasterStatus(URLS.sparkUi);
         return master.status === 'ALIVE' && (master.aliveworkers ?? 0) > 0;
       }),
+  },
+  {
+    name: 'spark-history',
+    url: URLS.sparkHistory,
+    processes: ['spark-history'],
+    healthy: () =>
+      quietly(
+        async () =>
+          (await fetch(`${URLS.sparkHistory}/api/v1/applications?limit=1`, { signal: AbortSignal.timeout(2000) })).ok,
+      ),
   },
   {
     name: 'spark-connect',

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { ActivityDeps } from '../activities/deps';
-import { ConfigError, type Env } from '../config/env';
+import { ConfigError, sparkEventLogDir, type Env } from '../config/env';
 import { createKafkaClient } from '../engines/kafka';
 import { lakeCatalogFromEnv, sparkCatalogConf } from '../lib/lake-catalog';
 
@@ -47,6 +47,8 @@ export function depsFromEnv(e: Env, defaults?: SparkDefaults): ActivityDeps {
     spark: {
       master: e.SLUICE_SPARK_MASTER,
       uiUrl: e.SLUICE_SPARK_UI,
+      historyUrl: e.SLUICE_SPARK_HISTORY_UI,
+      eventLogDir: sparkEventLogDir(e),
       sparkHome,
       python,
       jars,

@@ -150,7 +150,7 @@ const partSchemas = once(() => {
     ...sourceFields,
   }).superRefine((source, ctx) => checkSourceColumns(source, KAFKA_RUNNER_COLUMNS, ctx));
 
-  /** Another pipeline's output in the lake (`<lake>/<pipeline>/<layer>/<partition>/`, Parquet). */
+  /** Another pipeline's output in the lake: its Iceberg table `lake.<pipeline>.<layer>`. */
   const LakeSourceSchema = strict({
     kind: z.literal('lake'),
     pipeline: matching(PIPELINE_NAME, `a pipeline name matching ${PIPELINE_NAME.source}`),

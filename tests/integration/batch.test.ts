@@ -139,6 +139,20 @@ describe.each(['connect', 'submit'] as const)('on %s', (engine) => {
     const s = await client.workflow.getHandle(batchWorkflowId(pipeline.name, partition)).query(status);
     expect(s).toMatchObject({ state: 'succeeded', rows: 4, progress: { done: 3, total: 3 }, submissions: 1, engine });
     expect(s.snapshotId).toBe(result.snapshotId);
+    // The step's Spark UI link shows its jobs: the Connect server's session page (with the write
+    // operation), or the history server's page of the spark-submit application.
+    const page = await until(
+      `the Spark UI page ${s.sparkUi} to show the step's jobs`,
+      async () => {
+        const r = await fetch(s.sparkUi!).catch(() => undefined);
+        const html = r?.ok ? await r.text() : '';
+        const shown = engine === 'connect' ? html.includes(s.operationId!) : /Completed Jobs/.test(html);
+        return shown ? html : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    if (engine === 'connect') expect(page).toContain('write_operation_v2');
+    else expect(page).toContain(result.applicationId!);
     // The commit is the table's own record of the step: one snapshot, an overwrite of one partition.
     const [snap] = await sqlRows(
       deps,
@@ -285,7 +299,9 @@ describe('crashes (workers are separate processes from here on)', () => {
       expect(await stepOperations(tag)).toEqual([operationId]);
       expect(await stepCommits(pipeline.name)).toEqual([expect.objectContaining({ operation: operationId })]);
       // The partition's one row, once, in the table's current snapshot.
-      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: BIGGEST[partition] }]);
+      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([
+        { n: 4 * 40_000_000, biggest: BIGGEST[partition] },
+      ]);
     } finally {
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
@@ -325,7 +341,9 @@ describe('crashes (workers are separate processes from here on)', () => {
       expect(ops).toHaveLength(1);
       expect(ops[0]).not.toBe(first);
       expect(await stepCommits(pipeline.name)).toEqual([expect.objectContaining({ operation: ops[0] })]);
-      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: BIGGEST[partition] }]);
+      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([
+        { n: 4 * 40_000_000, biggest: BIGGEST[partition] },
+      ]);
       // No snapshot ever showed part of the partition: each holds none of it or all of it.
       const table = sparkTableName(pipeline.name, 'batch');
       for (const { snapshot_id } of await sqlRows(
@@ -364,7 +382,9 @@ describe('crashes (workers are separate processes from here on)', () => {
       const apps = await appsNamed(`sluice-${pipeline.name}-`);
       expect(apps).toHaveLength(1);
       expect(result.applicationId).toBe(apps[0]!.id);
-      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([{ n: 4 * 40_000_000, biggest: BIGGEST[partition] }]);
+      expect(await lakeRows(deps, pipeline.name, partition)).toEqual([
+        { n: 4 * 40_000_000, biggest: BIGGEST[partition] },
+      ]);
     } finally {
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));

@@ -9,7 +9,7 @@ const CLI = path.join(__dirname, '..', '..', 'bin', 'sluice.js');
 const sluice = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
   spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
 
-test('stack status --json reports the seven services, all healthy', () => {
+test('stack status --json reports the eight services, all healthy', () => {
   const r = sluice(['stack', 'status', '--json']);
   expect(r.status).toBe(0);
   const { services } = JSON.parse(r.stdout) as { services: { name: string; url: string; healthy: boolean }[] };
@@ -18,6 +18,7 @@ test('stack status --json reports the seven services, all healthy', () => {
     'temporal-ui',
     'kafka',
     'spark',
+    'spark-history',
     'spark-connect',
     'flink',
     'flink-sql-gateway',
