@@ -8,13 +8,13 @@
  */
 import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import * as crypto from 'node:crypto';
 import { isPermanentSparkMessage, submitSparkSql, SparkJobRejected, type SparkResult } from '../engines/spark';
 import { isUnavailable, SparkConnectClient, SparkConnectError } from '../engines/spark-connect';
 import {
   executionIds,
   readCommittedPartition,
   runConnectStep,
+  withSession,
   stepTag,
   type ExecutionIds,
 } from '../engines/spark-connect-step';
@@ -111,28 +111,22 @@ export function createBatchActivities(deps: ActivityDeps) {
           type: ErrorType.outputValidationFailed,
           nonRetryable: true,
         });
-      const client = connect();
-      const session = crypto.randomUUID();
+      let read;
       try {
-        const read = await readCommittedPartition(client, session, {
-          table,
-          partition: input.partition,
-          snapshotId: input.snapshotId,
-        });
-        const summary: BatchOutputSummary = { rows: read.rows, columns: read.columns };
-        const problems = checkBatchOutput(input.plan, summary);
-        if (input.writtenRows !== undefined && input.writtenRows !== read.rows) {
-          problems.push(`the writer reported ${input.writtenRows} rows, the snapshot holds ${read.rows}`);
-        }
-        if (problems.length) throw fail(problems.join('; '));
-        return summary;
+        read = await withSession(deps.sparkConnect, (client, session) =>
+          readCommittedPartition(client, session, { table, partition: input.partition, snapshotId: input.snapshotId }),
+        );
       } catch (err) {
         if (err instanceof SparkConnectError && err.errorClass === 'TABLE_OR_VIEW_NOT_FOUND') throw fail(err.message);
         throw err;
-      } finally {
-        await client.releaseSession(session).catch(() => undefined);
-        client.close();
       }
+      const summary: BatchOutputSummary = { rows: read.rows, columns: read.columns };
+      const problems = checkBatchOutput(input.plan, summary);
+      if (input.writtenRows !== undefined && input.writtenRows !== read.rows) {
+        problems.push(`the writer reported ${input.writtenRows} rows, the snapshot holds ${read.rows}`);
+      }
+      if (problems.length) throw fail(problems.join('; '));
+      return summary;
     },
 
     /** A lake partition's rows as committed (bounded: for small results only). */
@@ -143,20 +137,15 @@ export function createBatchActivities(deps: ActivityDeps) {
       snapshotId?: string;
       limit?: number;
     }) {
-      const client = connect();
-      const session = crypto.randomUUID();
-      try {
-        const read = await readCommittedPartition(client, session, {
+      const read = await withSession(deps.sparkConnect, (client, session) =>
+        readCommittedPartition(client, session, {
           table: tableOf(input),
           partition: input.partition,
           snapshotId: input.snapshotId,
           limit: input.limit ?? 1000,
-        });
-        return { numRows: read.rows, rows: read.sample.map(jsonSafe) };
-      } finally {
-        await client.releaseSession(session).catch(() => undefined);
-        client.close();
-      }
+        }),
+      );
+      return { numRows: read.rows, rows: read.sample };
     },
   };
 }
@@ -221,11 +210,15 @@ async function runOnConnect(
         // may still run there. Wait for the server, heartbeating, then look again — without
         // spending the activity's retries on an outage.
         remember(current);
-        await until('the Spark Connect server to answer', () => serverAnswers(client), {
-          timeoutMs: 10 * 60_000,
-          intervalMs: 1000,
-          signal: ctx.cancellationSignal,
-        });
+        await until(
+          'the Spark Connect server to answer',
+          async () => ((await client.answersQuery(2000)) ? true : undefined),
+          {
+            timeoutMs: 10 * 60_000,
+            intervalMs: 1000,
+            signal: ctx.cancellationSignal,
+          },
+        );
       }
     }
   } catch (err) {
@@ -253,17 +246,6 @@ interface ConnectHeartbeat {
   tag: string;
   execution?: ExecutionIds;
   progress?: unknown;
-}
-
-async function serverAnswers(client: SparkConnectClient): Promise<true | undefined> {
-  const session = crypto.randomUUID();
-  try {
-    await client.sparkVersion(session, 2000);
-    await client.releaseSession(session).catch(() => undefined);
-    return true;
-  } catch {
-    return undefined;
-  }
 }
 
 async function runOnSubmit(
@@ -297,12 +279,4 @@ async function runOnSubmit(
       : `${deps.spark.uiUrl.replace(/\/$/, '')}/app/?appId=${result.applicationId}`,
     logFile: result.logFile,
   };
-}
-
-function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) {
-    out[k] = typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v;
-  }
-  return out;
 }

@@ -9,6 +9,7 @@ import {
   sqlCommand,
   sqlQuery,
   type ExecuteOptions,
+  type SparkConnectConfig,
 } from './spark-connect';
 
 /*
@@ -152,18 +153,43 @@ async function runSetup(
   }
 }
 
-/** Rows of a query as plain objects (small results only). */
+/**
+ * A client and a session of their own for `fn` (reads of the lake), both released after. Steps
+ * manage their sessions themselves: theirs must outlive a crash.
+ */
+export async function withSession<T>(
+  cfg: SparkConnectConfig,
+  fn: (client: SparkConnectClient, sessionId: string) => Promise<T>,
+): Promise<T> {
+  const client = new SparkConnectClient(cfg);
+  const sessionId = crypto.randomUUID();
+  try {
+    return await fn(client, sessionId);
+  } finally {
+    await client.releaseSession(sessionId).catch(() => undefined);
+    client.close();
+  }
+}
+
+/** Rows of a query as plain JSON-safe objects (small results only): see {@link plainRows}. */
 export async function queryRows(
   client: SparkConnectClient,
   sessionId: string,
   query: string,
 ): Promise<Record<string, unknown>[]> {
   const { table } = await client.execute({ sessionId, operationId: crypto.randomUUID(), plan: sqlQuery(query) });
-  return table ? rowsOf(table) : [];
+  return table ? plainRows(table) : [];
 }
 
-function rowsOf(table: Table): Record<string, unknown>[] {
-  return table.toArray().map((r) => r.toJSON() as Record<string, unknown>);
+/** An Arrow table's rows as plain objects; int64 values (BigInt) as numbers when exact, else strings. */
+export function plainRows(table: Table): Record<string, unknown>[] {
+  return table.toArray().map((r) => {
+    const row: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r.toJSON() as Record<string, unknown>)) {
+      row[k] = typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v;
+    }
+    return row;
+  });
 }
 
 /** The commit of the table that carries this step's name, newest first; undefined without one (or without the table). */

@@ -236,16 +236,6 @@ export class SparkConnectClient {
     await this.unary('ReleaseSession', { session_id: sessionId, user_context: this.user, client_type: 'sluice' });
   }
 
-  /** The server's Spark version: a cheap call that proves the server answers plans. */
-  async sparkVersion(sessionId: string, timeoutMs = 5000): Promise<string> {
-    const res = await this.unary<{ spark_version?: { version?: string } }>(
-      'AnalyzePlan',
-      { session_id: sessionId, user_context: this.user, client_type: 'sluice', spark_version: {} },
-      timeoutMs,
-    );
-    return res.spark_version?.version ?? '';
-  }
-
   /** Whether the server runs a trivial query within `timeoutMs` (its health: gRPC up and its SparkContext alive). */
   async answersQuery(timeoutMs = 5000): Promise<boolean> {
     const sessionId = crypto.randomUUID();

@@ -202,22 +202,7 @@ test('cancel interrupts the running connect operation within seconds and release
     workflowId: batchWorkflowId(pipeline.name, partition),
     args: [{ pipeline, partition }],
   });
-  const { operationId } = await until(
-    'the step to run on the Connect server',
-    () => runningExecution(handle.workflowId),
-    {
-      timeoutMs: 120_000,
-      intervalMs: 300,
-    },
-  );
-  const job = await until(
-    "a running Spark job of the step's operation",
-    async () =>
-      (await connectServerJobs(deps.sparkConnect.uiUrl)).jobs.find(
-        (j) => jobOperationId(j) === operationId && j.status === 'RUNNING',
-      ),
-    { timeoutMs: 120_000, intervalMs: 300 },
-  );
+  const { job } = await stepRunningOnServer(handle.workflowId);
   const cancelledAt = Date.now();
   await handle.signal(cancel, { reason: 'test cancels' });
   const result = await handle.result();
@@ -278,18 +263,7 @@ describe('crashes (workers are separate processes from here on)', () => {
         workflowId: batchWorkflowId(pipeline.name, partition),
         args: [{ pipeline, partition }],
       });
-      const { operationId, tag } = await until('the step to run', () => runningExecution(handle.workflowId), {
-        timeoutMs: 120_000,
-        intervalMs: 300,
-      });
-      await until(
-        'a running Spark job of the step',
-        async () =>
-          (await connectServerJobs(deps.sparkConnect.uiUrl)).jobs.find(
-            (j) => jobOperationId(j) === operationId && j.status === 'RUNNING',
-          ),
-        { timeoutMs: 120_000, intervalMs: 300 },
-      );
+      const { operationId, tag } = await stepRunningOnServer(handle.workflowId);
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
       worker = startWorkerProcess('worker-c2');
@@ -318,18 +292,7 @@ describe('crashes (workers are separate processes from here on)', () => {
         workflowId: batchWorkflowId(pipeline.name, partition),
         args: [{ pipeline, partition }],
       });
-      const { operationId: first, tag } = await until('the step to run', () => runningExecution(handle.workflowId), {
-        timeoutMs: 120_000,
-        intervalMs: 300,
-      });
-      const before = await until(
-        'a running Spark job of the step',
-        async () => {
-          const server = await connectServerJobs(deps.sparkConnect.uiUrl);
-          return server.jobs.some((j) => jobOperationId(j) === first && j.status === 'RUNNING') ? server : undefined;
-        },
-        { timeoutMs: 120_000, intervalMs: 300 },
-      );
+      const { operationId: first, tag, server: before } = await stepRunningOnServer(handle.workflowId);
       await killStackProcess('spark-connect', 15002);
       await stackUp();
       const result = await handle.result();
@@ -423,6 +386,26 @@ async function runningExecution(workflowId: string): Promise<{ tag: string; oper
   return beat.tag && beat.execution?.operationId
     ? { tag: beat.tag, operationId: beat.execution.operationId }
     : undefined;
+}
+
+/**
+ * Waits until a connect step runs on the server: the execution its heartbeat names (Temporal's
+ * record) has a RUNNING Spark job (Spark's). Returns the ids, the job and the server's jobs then.
+ */
+async function stepRunningOnServer(workflowId: string) {
+  const { operationId, tag } = await until('the step to run', () => runningExecution(workflowId), {
+    timeoutMs: 120_000,
+    intervalMs: 300,
+  });
+  return until(
+    "a running Spark job of the step's operation",
+    async () => {
+      const server = await connectServerJobs(deps.sparkConnect.uiUrl);
+      const job = server.jobs.find((j) => jobOperationId(j) === operationId && j.status === 'RUNNING');
+      return job ? { operationId, tag, job, server } : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 300 },
+  );
 }
 
 /** Every step's jobs of the Connect server since `since`, as [first submission, last completion] per step tag. */
