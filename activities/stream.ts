@@ -16,6 +16,7 @@ import {
   disposeSavepoint,
   findFlinkJob,
   FIXED_JOB_ID_KEY,
+  flinkCheckpointDir,
   flinkCheckpoints,
   flinkJobDetail,
   flinkJobRestarts,
@@ -413,8 +414,14 @@ export function createStreamActivities(deps: ActivityDeps) {
      * job the JobManager has forgotten. Exactly-once needs the newest: an older one would replay
      * windows whose results the sinks have already committed.
      */
-    async newestRetainedCheckpoint(input: { knownCheckpoint: string; jobId: string }): Promise<string | undefined> {
-      const root = path.dirname(path.dirname(localPath(input.knownCheckpoint)));
+    async newestRetainedCheckpoint(input: { knownCheckpoint?: string; jobId: string }): Promise<string | undefined> {
+      // The root from a checkpoint the workflow saw, else from the JobManager's own configuration:
+      // a generation may be lost before any watch round reported one of its checkpoints.
+      const configured = input.knownCheckpoint ? undefined : await flinkCheckpointDir(flinkRest());
+      if (!input.knownCheckpoint && !configured) return undefined;
+      const root = input.knownCheckpoint
+        ? path.dirname(path.dirname(localPath(input.knownCheckpoint)))
+        : localPath(configured!);
       const dir = path.join(root, input.jobId);
       if (!fs.existsSync(dir)) return undefined;
       const newest = fs

@@ -161,6 +161,16 @@ export async function flinkOverview(restUrl: string): Promise<{ taskmanagers?: n
   return call(joinUrl(restUrl, '/overview'), { timeoutMs: 2000 });
 }
 
+/**
+ * Where the cluster writes checkpoints (`execution.checkpointing.dir`, or its pre-2.0 key
+ * `state.checkpoints.dir`), from the JobManager's configuration; undefined when it has none.
+ */
+export async function flinkCheckpointDir(restUrl: string): Promise<string | undefined> {
+  const entries = await call<{ key: string; value: string }[]>(joinUrl(restUrl, '/jobmanager/config'));
+  const value = (key: string) => entries.find((e) => e.key === key)?.value;
+  return value('execution.checkpointing.dir') ?? value('state.checkpoints.dir');
+}
+
 /** The SQL Gateway's product info: answers once the gateway serves requests. */
 export async function sqlGatewayInfo(gatewayUrl: string): Promise<{ productName?: string; version?: string }> {
   return call(joinUrl(gatewayUrl, '/v1/info'), { timeoutMs: 2000 });

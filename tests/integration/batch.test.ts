@@ -14,8 +14,6 @@ import { poolTaskQueue } from '../../config/env';
 import { ensureTopic, produceJson } from '../../engines/kafka';
 import { listSparkApps, type SparkApp } from '../../engines/spark';
 import { connectServerJobs, jobHasTag, jobOperationId, type SparkJob } from '../../engines/spark-connect';
-import { stackPaths } from '../../stack/paths';
-import { isAlive, portInUse, readPidRecord } from '../../stack/process';
 import { stackUp } from '../../stack/stack';
 import { sparkTableName } from '../../lib/lake-catalog';
 import { partitionBounds, type PipelineSpec } from '../../lib/pipelines';
@@ -31,6 +29,7 @@ import { cancel, poolState, status } from '../../workflows/messages';
 import { until } from '../../lib/poll';
 import { connectTestClient, startTestWorker, testDeps, testEnv, type RunningWorker } from '../helpers/worker';
 import { lakeRows, sqlRows } from '../helpers/lake';
+import { killStackProcess } from '../helpers/stack';
 
 jest.setTimeout(900_000);
 
@@ -419,20 +418,6 @@ function stepIntervals(jobs: SparkJob[], since: number): { starttime: number; du
     byTag.set(tag, { start: Math.min(cur.start, t(j.submissionTime)), end: Math.max(cur.end, t(j.completionTime)) });
   }
   return [...byTag.values()].map((v) => ({ starttime: v.start, duration: v.end - v.start }));
-}
-
-/** Kills one process of the local stack (SIGKILL), as a crash would. */
-async function killStackProcess(name: string, port: number): Promise<void> {
-  const rec = readPidRecord(stackPaths().run, name);
-  if (!rec) throw new Error(`no ${name} process recorded`);
-  process.kill(-rec.pid, 'SIGKILL');
-  await until(
-    `${name} to be gone and its port free`,
-    async () => (isAlive(rec) || (await portInUse(port)) ? undefined : true),
-    {
-      timeoutMs: 30_000,
-    },
-  );
 }
 
 function startWorkerProcess(name: string): ChildProcess {

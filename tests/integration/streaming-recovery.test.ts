@@ -15,10 +15,11 @@ import { ensureTopic } from '../../engines/kafka';
 import { until } from '../../lib/poll';
 import { stackUp } from '../../stack/stack';
 import { stackPaths } from '../../stack/paths';
-import { readPidRecord, stopDaemon } from '../../stack/process';
+import { stopDaemon } from '../../stack/process';
 import { poolSchedulerWorkflow, streamingPipelineWorkflow } from '../../workflows';
 import { pause, rescale, resume, streamStatus, streamWorkflowId, type StreamState } from '../../workflows/messages';
 import { EventGenerator, liveJobs, sinkTotals, sortedEntries, streamSpec, waitState } from '../helpers/streams';
+import { killStackProcess } from '../helpers/stack';
 import { connectTestClient, testDeps, testEnv } from '../helpers/worker';
 
 jest.setTimeout(900_000);
@@ -134,8 +135,7 @@ describe('a streaming pipeline whose worker is SIGKILLed mid-saga', () => {
 
   test('a killed TaskManager: Flink restarts the job, the workflow sees it, one job runs', async () => {
     const before = await handle.query(streamStatus);
-    const tm = readPidRecord(stackPaths().run, 'flink-taskmanager');
-    process.kill(tm!.pid, 'SIGKILL');
+    await killStackProcess('flink-taskmanager');
     await stackUp({ timeoutMs: 180_000 }); // starts the dead TaskManager again
     const st = await until(
       'the workflow to see Flink restart the job',

@@ -5,6 +5,8 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ActivityDeps } from '../../activities/deps';
@@ -36,6 +38,30 @@ test('a lost job restarts from its newest complete retained checkpoint, not the 
   const newest = await run(() => acts.newestRetainedCheckpoint({ knownCheckpoint: seen, jobId: 'job-a' }));
   expect(newest).toBe(`file:${path.join(root, 'checkpoints', 'job-a', 'chk-12')}`);
   expect(await run(() => acts.newestRetainedCheckpoint({ knownCheckpoint: seen, jobId: 'job-none' }))).toBeUndefined();
+});
+
+test("with no checkpoint seen, the lost job's checkpoints are found where the JobManager's configuration puts them", async () => {
+  checkpoint('job-d', 5);
+  // The JobManager's REST answer for its configuration, as Flink 2 gives it (a list of key/value pairs).
+  const server = http.createServer((req, res) => {
+    const body = [{ key: 'execution.checkpointing.dir', value: `file://${path.join(root, 'checkpoints')}` }];
+    res.writeHead(req.url === '/jobmanager/config' ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(req.url === '/jobmanager/config' ? body : { errors: ['not found'] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const withFlink = createStreamActivities({
+      kafka: noKafka,
+      flink: { restUrl: `http://127.0.0.1:${port}` },
+      lake: root,
+    } as ActivityDeps);
+    expect(await run(() => withFlink.newestRetainedCheckpoint({ jobId: 'job-d' }))).toBe(
+      `file:${path.join(root, 'checkpoints', 'job-d', 'chk-5')}`,
+    );
+  } finally {
+    server.close();
+  }
 });
 
 test('a savepoint whose files are gone is not restorable, and says why', async () => {

@@ -37,6 +37,9 @@ const taskQueue = 'stream-tests';
 const jobs = new Map<string, string>();
 const submitted: { jobId: string; restoreFrom?: string; pipeline: string }[] = [];
 const failing = new Set<string>();
+/** Jobs the JobManager forgets as soon as they are watched, and the checkpoints each left on disk. */
+const lost = new Set<string>();
+const retainedOnDisk = new Map<string, string>();
 let savepointSeq = 0;
 
 const fakes: Partial<Activities> = {
@@ -53,12 +56,13 @@ const fakes: Partial<Activities> = {
     const ctx = Context.current();
     // A failing pipeline's job fails shortly after it starts, with Flink's root cause.
     if (failing.has(jobId.replace(/-\d+$/, ''))) jobs.set(jobId, 'FAILED');
+    if (lost.has(jobId)) jobs.delete(jobId);
     const snap = (): JobSnapshot => ({
       jobId,
       state: jobs.get(jobId) ?? 'GONE',
       vertexParallelism: [1],
       restarts: 0,
-      checkpoint: { id: 7, path: `file:/chk/${jobId}/chk-7`, at: 1 },
+      checkpoint: lost.has(jobId) ? undefined : { id: 7, path: `file:/chk/${jobId}/chk-7`, at: 1 },
       rootCause: jobs.get(jobId) === 'FAILED' ? 'java.lang.ArithmeticException: / by zero' : undefined,
     });
     if (snap().state !== 'RUNNING') return snap();
@@ -75,7 +79,7 @@ const fakes: Partial<Activities> = {
   takeSavepoint: async ({ jobId }) => ({ location: `file:/sp/${jobId}-${++savepointSeq}` }),
   checkRestorable: async ({ snapshots }) => snapshots.map(({ path }) => ({ path, restorable: true })),
   disposeSavepoint: async () => undefined,
-  newestRetainedCheckpoint: async () => undefined,
+  newestRetainedCheckpoint: async ({ jobId }) => retainedOnDisk.get(jobId),
 };
 
 beforeAll(async () => {
@@ -129,6 +133,32 @@ test("a job that keeps failing is resubmitted from its newest checkpoint, then t
   expect(st.state).toBe('FAILED');
   expect(st.events.filter((e) => /^recovering/.test(e.what))).toHaveLength(2);
   expect(await grantsOf(h.workflowId)).toEqual([]);
+});
+
+test('a job lost before any checkpoint was reported restarts from its retained one, else from where it started, never an older savepoint', async () => {
+  // Generation 2 (resumed from the pause savepoint) checkpointed to disk, then the JobManager forgot
+  // it before a watch round saw a checkpoint; generation 3 was forgotten with none retained.
+  lost.add('sw-lost-2').add('sw-lost-3');
+  retainedOnDisk.set('sw-lost-2', 'file:/chk/sw-lost-2/chk-9');
+  const h = await start('sw-lost');
+  await waitState(h, 'RUNNING');
+  await h.signal(pause);
+  await waitState(h, 'PAUSED');
+  const pauseSavepoint = (await h.query(streamStatus)).lastSavepoint!.path;
+  await h.signal(resume);
+  await until('generation 4 to run', async () =>
+    submitted.some((x) => x.jobId === 'sw-lost-4') && (await h.query(streamStatus)).state === 'RUNNING'
+      ? true
+      : undefined,
+  );
+  expect(submitted.filter((x) => x.pipeline === 'sw-lost').map((x) => x.restoreFrom)).toEqual([
+    undefined,
+    pauseSavepoint,
+    'file:/chk/sw-lost-2/chk-9', // its own retained checkpoint
+    'file:/chk/sw-lost-2/chk-9', // none of its own: where it started, not the older pause savepoint
+  ]);
+  await h.signal(cancelStream, { savepoint: false });
+  await h.result();
 });
 
 test('a revoked grant pauses the stream with a savepoint; re-admitted, it resumes from that savepoint', async () => {

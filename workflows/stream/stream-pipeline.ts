@@ -8,6 +8,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -62,6 +63,8 @@ const watcher = proxyActivities<Activities>({
 
 /** How long one watch activity runs before it reports a fresh snapshot (a history event pair). */
 const WATCH_ROUND_MS = 30_000;
+/** Patch id: a lost job's restore point searched newest first (see `restorePoint`). */
+export const RESTORE_NEWEST_FIRST = 'sluice-restore-newest-first';
 /** A new generation must be RUNNING within this (slots, a restore) or it counts as failed. */
 const START_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_RESCALE_TIMEOUT_MS = 90_000;
@@ -362,20 +365,44 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
   };
 
   /**
-   * The newest point a failed or lost job can restart from: its newest completed checkpoint (as
-   * the JobManager reports it, or as retained on disk when the JobManager forgot the job), else the
-   * newest restorable savepoint. Never an older checkpoint than the newest: the sinks have
-   * committed everything up to it, and restoring an older one would commit those windows twice.
+   * The newest point a failed or lost job can restart from, newest first: its newest completed
+   * checkpoint (as the JobManager reports it, or as retained on disk when the JobManager forgot
+   * the job), then savepoints it took, then the point it started from, and only then older
+   * savepoints. Never an older point than the newest: the sinks have committed everything up to
+   * it, and restoring an older one would commit those windows twice.
    */
   const restorePoint = async (lostJob: string | undefined, snap?: JobSnapshot): Promise<string | undefined> => {
     let newest = snap?.checkpoint?.path;
-    if (!newest && lostJob && carry.lastCheckpoint?.path) {
-      newest = await flink.newestRetainedCheckpoint({ knownCheckpoint: carry.lastCheckpoint.path, jobId: lostJob });
+    // Before this patch the disk was searched only when a watch round had reported a checkpoint,
+    // and older savepoints came before the generation's own start: a generation lost before its
+    // first reported checkpoint restarted from a point older than what its sinks had committed.
+    const fixed = patched(RESTORE_NEWEST_FIRST);
+    if (!newest && lostJob && (fixed || carry.lastCheckpoint?.path)) {
+      newest = await flink.newestRetainedCheckpoint({ knownCheckpoint: carry.lastCheckpoint?.path, jobId: lostJob });
     }
-    const candidates = [...(newest ? [{ path: newest }] : []), ...[...carry.savepoints].reverse()];
+    const newestFirst = [...carry.savepoints].reverse();
+    const ordered: { path: string }[] = fixed
+      ? [
+          ...newestFirst.filter((r) => r.generation === carry.generation),
+          ...(carry.restoreFrom
+            ? [carry.savepoints.find((r) => r.path === carry.restoreFrom) ?? { path: carry.restoreFrom }]
+            : []),
+          ...newestFirst.filter((r) => r.generation !== carry.generation),
+        ]
+      : newestFirst;
+    const candidates = [...(newest ? [{ path: newest }] : []), ...ordered].filter(
+      (c, i, all) => all.findIndex((o) => o.path === c.path) === i,
+    );
     if (candidates.length === 0) return carry.restoreFrom;
     const checked = await flink.checkRestorable({ topic: compiled.sourceTopic, snapshots: candidates });
-    return checked.find((c) => c.restorable)?.path ?? carry.restoreFrom;
+    const chosen = checked.find((c) => c.restorable)?.path ?? carry.restoreFrom;
+    const startedFrom = candidates.findIndex((c) => c.path === carry.restoreFrom);
+    if (fixed && chosen && startedFrom >= 0 && candidates.findIndex((c) => c.path === chosen) > startedFrom) {
+      note(
+        `restoring ${chosen}, older than where generation ${carry.generation} started: windows may be committed twice`,
+      );
+    }
+    return chosen;
   };
 
   /**
