@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { env } from '../config/env';
 import { PROJECT_ROOT } from '../lib/project-root';
+import { registerCheck } from './check';
 import { registerDemo } from './demo';
 import { UsageError } from './errors';
 import { registerPipelines } from './pipelines';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerPool(program);
   registerPipelines(program);
   registerStreams(program);
+  registerCheck(program);
   registerWorker(program);
   return program;
 }
