@@ -16,13 +16,14 @@ import {
   runConnectStep,
   withSession,
   stepTag,
+  type ConnectStepOutcome,
   type ExecutionIds,
 } from '../engines/spark-connect-step';
 import { until } from '../lib/poll';
 import { ErrorType } from '../lib/errors';
 import { sparkTableName, type LakeLayer } from '../lib/lake-catalog';
 import { checkBatchOutput, type BatchOutputSummary, type ValidationPlan } from '../lib/pipelines';
-import { batchStepPlan } from '../lib/spark-step';
+import { batchStepPlan, type BatchStepPlan } from '../lib/spark-step';
 import type { SparkSource } from '../lib/spark-source';
 import type { ActivityDeps } from './deps';
 
@@ -156,6 +157,31 @@ async function runOnConnect(
   input: SparkSqlStep,
   plan: ReturnType<typeof batchStepPlan>,
 ): Promise<BatchStepResult> {
+  const { outcome, sessionId } = await runPlanOnConnect(client, input.appName, plan);
+  return {
+    engine: 'connect',
+    rows: outcome.commit?.rows ?? 0,
+    output: plan.table,
+    partition: input.output.partition,
+    snapshotId: outcome.commit?.snapshotId,
+    applicationId: outcome.commit?.applicationId ?? '',
+    operationId: outcome.commit?.operationId ?? outcome.ids?.operationId,
+    via: outcome.via,
+    sparkUi: `${deps.sparkConnect.uiUrl.replace(/\/$/, '')}/connect/session/?id=${sessionId}`,
+  };
+}
+
+/**
+ * One step plan on the Spark Connect server, at most once per step name, from inside an activity:
+ * heartbeats name the execution under way, a retry follows what an earlier attempt started (or
+ * finds its commit), a server outage is waited out, and cancellation interrupts the execution
+ * before the activity reports cancelled. Used by batch steps and by commits of a lambda view.
+ */
+export async function runPlanOnConnect(
+  client: SparkConnectClient,
+  stepName: string,
+  plan: BatchStepPlan,
+): Promise<{ outcome: ConnectStepOutcome; sessionId: string }> {
   const ctx = Context.current();
   const { attempt } = ctx.info;
   // What may still run on the server: the execution the last attempt's heartbeat named, and the
@@ -166,13 +192,13 @@ async function runOnConnect(
     if (ids?.sessionId && ids.operationId && !earlier.some((e) => e.operationId === ids.operationId)) earlier.push(ids);
   };
   remember(beatBefore?.execution);
-  for (let a = attempt - 1; a >= 1; a--) remember(executionIds(input.appName, a));
+  for (let a = attempt - 1; a >= 1; a--) remember(executionIds(stepName, a));
 
   let current: ExecutionIds | undefined;
   const beat = (extra: object = {}) =>
     heartbeat({
       engine: 'connect',
-      tag: stepTag(input.appName),
+      tag: stepTag(stepName),
       execution: current,
       ...extra,
     } satisfies ConnectHeartbeat);
@@ -182,7 +208,7 @@ async function runOnConnect(
       try {
         const outcome = await runConnectStep(
           client,
-          { stepName: input.appName, plan, ids: executionIds(input.appName, attempt, n), earlier },
+          { stepName, plan, ids: executionIds(stepName, attempt, n), earlier },
           {
             signal: ctx.cancellationSignal,
             onExecution: (ids) => {
@@ -192,18 +218,7 @@ async function runOnConnect(
             onProgress: (p) => beat({ progress: p }),
           },
         );
-        const session = outcome.ids?.sessionId ?? '';
-        return {
-          engine: 'connect',
-          rows: outcome.commit?.rows ?? 0,
-          output: plan.table,
-          partition: input.output.partition,
-          snapshotId: outcome.commit?.snapshotId,
-          applicationId: outcome.commit?.applicationId ?? '',
-          operationId: outcome.commit?.operationId ?? outcome.ids?.operationId,
-          via: outcome.via,
-          sparkUi: `${deps.sparkConnect.uiUrl.replace(/\/$/, '')}/connect/session/?id=${session}`,
-        };
+        return { outcome, sessionId: outcome.ids?.sessionId ?? '' };
       } catch (err) {
         if (!isUnavailable(err) || ctx.cancellationSignal.aborted) throw err;
         // The server went away (restarting, or the connection dropped): the execution under way

@@ -21,6 +21,8 @@ import { ErrorType } from '../lib/errors';
 import type { ActivityDeps } from './deps';
 import { findGoneHolders, signalPool, type HolderRef, type PoolMessage } from './pool';
 import { createBatchActivities } from './batch';
+import { createLambdaActivities } from './lambda';
+import { createLambdaCheckActivities } from './lambda-check';
 import { createStreamActivities } from './stream';
 
 export type { ActivityDeps } from './deps';
@@ -57,6 +59,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createStreamActivities(deps),
     ...createBatchActivities(deps),
+    ...createLambdaActivities(deps),
+    ...createLambdaCheckActivities(deps),
     /** The trivial activity of the hello workflow. */
     async greet(name: string): Promise<string> {
       return `Hello, ${name}!`;

@@ -6,7 +6,8 @@ import { PROJECT_ROOT } from '../lib/project-root';
 import { registerCheck } from './check';
 import { registerDemo } from './demo';
 import { UsageError } from './errors';
-import { registerPipelines } from './pipelines';
+import { registerLambda } from './lambda';
+import { lambdaPipelineArg, registerPipelines } from './pipelines';
 import { registerPool } from './pool';
 import { registerWorker } from './worker';
 import { registerStack } from './stack';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPool(program);
   registerPipelines(program);
   registerStreams(program);
+  registerLambda(program, lambdaPipelineArg);
   registerCheck(program);
   registerWorker(program);
   return program;

@@ -16,6 +16,7 @@ import {
   partitionsBetween,
   isStreaming,
   type BatchPipelineSpec,
+  type LambdaPipelineSpec,
   type PipelineSpec,
 } from '../lib/pipelines';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceTenant } from '../lib/search-attributes';
@@ -43,6 +44,7 @@ import { UsageError } from './errors';
 import { printPool, withClient } from './pool';
 import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';
+import { controlLambda, isLambdaId, showLambdaStatus, startLambda } from './lambda';
 import { controlStream, isStreamId, showStreamStatus, startStream } from './streams';
 
 /**
@@ -70,7 +72,17 @@ function pipelineArg(name: string): PipelineSpec {
 function batchPipelineArg(name: string): BatchPipelineSpec {
   const spec = pipelineArg(name);
   if (spec.kind === 'batch') return spec;
-  throw new UsageError(`${spec.name} is a streaming pipeline: sluice backfill runs the partitions of a batch pipeline`);
+  throw new UsageError(
+    `${spec.name} is a ${spec.kind} pipeline: sluice backfill runs the partitions of a batch pipeline` +
+      (spec.kind === 'lambda' ? ' (a lambda pipeline runs its batch partitions itself as they close)' : ''),
+  );
+}
+
+/** A pipeline for `view`: a lambda pipeline (only they have a serving view). */
+export function lambdaPipelineArg(name: string): LambdaPipelineSpec {
+  const spec = pipelineArg(name);
+  if (spec.kind === 'lambda') return spec;
+  throw new UsageError(`${spec.name} is a ${spec.kind} pipeline: only lambda pipelines have a serving view`);
 }
 
 function partitionArg(spec: PipelineSpec, partition: string, what = 'partition'): string {
@@ -93,7 +105,9 @@ export function latestCompletePartition(spec: PipelineSpec, now = Date.now()): s
 export function registerPipelines(program: Command): void {
   program
     .command('run <pipeline>')
-    .description('run a batch pipeline for one partition, or start a streaming one, through admission; wait for it')
+    .description(
+      'run a batch pipeline for one partition, or start a streaming or lambda one, through admission; wait for it',
+    )
     .option('--partition <id>', 'YYYY-MM-DDTHH (hourly) or YYYY-MM-DD (daily), UTC; default: the newest complete one')
     .option('--no-wait', 'start the run and print its workflow id (and fail at once when no worker polls)')
     .option('--json', 'print the result as JSON (a missing worker is an error, not a wait)')
@@ -108,11 +122,22 @@ export function registerPipelines(program: Command): void {
         opts: { partition?: string; wait: boolean; json?: boolean; fromSavepoint?: string; fromScratch?: boolean },
       ) => {
         const spec = pipelineArg(name);
-        if (!isStreaming(spec) && (opts.fromSavepoint || opts.fromScratch)) {
+        if (spec.kind === 'batch' && (opts.fromSavepoint || opts.fromScratch)) {
           throw new UsageError(`--from-savepoint/--from-scratch: ${spec.name} is a batch pipeline`);
         }
         if (opts.fromSavepoint && opts.fromScratch) {
           throw new UsageError('--from-savepoint and --from-scratch: give one or the other');
+        }
+        if (spec.kind === 'lambda') {
+          if (opts.partition || opts.fromSavepoint || opts.fromScratch) {
+            throw new UsageError(
+              `--partition/--from-savepoint/--from-scratch: ${spec.name} is a lambda pipeline: it closes its partitions itself`,
+            );
+          }
+          return withClient(async (client, env) => {
+            await requirePool(client, spec);
+            await startLambda(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'lambda') });
+          });
         }
         if (isStreaming(spec)) {
           if (opts.partition)
@@ -238,6 +263,7 @@ export function registerPipelines(program: Command): void {
     if (verb === 'cancel') command.option('--no-savepoint', 'cancel a stream without a final savepoint');
     command.action(async (workflowId: string, opts: { wait: boolean; json?: boolean; savepoint?: boolean }) => {
       if (isStreamId(workflowId)) return controlStream(verb, workflowId, opts);
+      if (isLambdaId(workflowId)) return controlLambda(verb, workflowId, opts);
       await withClient(async (client, env) => {
         const type = await runType(client, workflowId);
         if (type !== 'batchPipelineWorkflow' && type !== 'backfillWorkflow') {
@@ -261,6 +287,7 @@ export function registerPipelines(program: Command): void {
     .option('--no-wait', 'do not wait for a worker: fail at once when none polls')
     .action(async (workflowId: string, opts: { json?: boolean; wait: boolean }) => {
       if (isStreamId(workflowId)) return showStreamStatus(workflowId, opts);
+      if (isLambdaId(workflowId)) return showLambdaStatus(workflowId, opts);
       await withClient(async (client, env) => {
         const type = await runType(client, workflowId);
         const queue = type === 'poolSchedulerWorkflow' ? 'pools' : 'pipelines';
@@ -302,8 +329,8 @@ export function registerPipelines(program: Command): void {
     });
 }
 
-/** The pool and tenant a pipeline's runs are admitted under: its `batch` or its `stream` settings. */
-const admission = (spec: PipelineSpec) => (isStreaming(spec) ? spec.stream : spec.batch);
+/** The pool and tenant a pipeline's runs are admitted under: its `batch` or its `stream` settings (a lambda's stream's). */
+const admission = (spec: PipelineSpec) => (spec.kind === 'batch' ? spec.batch : spec.stream);
 
 function searchAttributes(spec: PipelineSpec, kind: string) {
   return [
@@ -316,7 +343,13 @@ function searchAttributes(spec: PipelineSpec, kind: string) {
 
 /** A run waits forever on a pool nobody runs: refuse to start it. */
 async function requirePool(client: Client, spec: PipelineSpec): Promise<void> {
-  const { pool } = admission(spec);
+  // A lambda pipeline's layers may use two pools: both must run.
+  for (const pool of new Set([admission(spec).pool, ...(spec.kind === 'lambda' ? [spec.batch.pool] : [])])) {
+    await requireOnePool(client, spec, pool);
+  }
+}
+
+async function requireOnePool(client: Client, spec: PipelineSpec, pool: string): Promise<void> {
   const running = await client.workflow
     .getHandle(poolWorkflowId(pool))
     .describe()

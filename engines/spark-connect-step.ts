@@ -223,7 +223,7 @@ export async function findStepCommit(
 }
 
 /** Arrow gives a MAP<STRING,STRING> as a Map or as a list of {key, value} entries, depending on the path. */
-function mapOf(v: unknown): Record<string, string> {
+export function mapOf(v: unknown): Record<string, string> {
   if (v instanceof Map) return Object.fromEntries(v);
   if (v && typeof v === 'object' && 'toJSON' in v) return mapOf((v as { toJSON(): unknown }).toJSON());
   if (Array.isArray(v)) return Object.fromEntries(v.map((e: { key: string; value: string }) => [e.key, e.value]));

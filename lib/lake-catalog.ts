@@ -6,8 +6,8 @@
  * `lake.<pipeline>.batch` (Spark) and `lake.<pipeline>.stream` (Flink).
  */
 
-/** A pipeline's tables: its batch layer (Spark), its stream layer (Flink), its serving view. */
-export type LakeLayer = 'batch' | 'stream' | 'merged';
+/** A pipeline's lake tables: its batch and stream layers, a lambda's serving view, and the stream's late records. */
+export type LakeLayer = 'batch' | 'stream' | 'merged' | 'late';
 
 /** The catalog's name in every engine's SQL. */
 export const LAKE_CATALOG = 'lake';

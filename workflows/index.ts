@@ -19,3 +19,5 @@ export { backfillWorkflow, backfillWorkflowId, batchWorkflowId } from './batch/b
 export type { BackfillInput } from './batch/backfill';
 export { streamingPipelineWorkflow } from './stream/stream-pipeline';
 export type { StreamCarry, StreamingPipelineInput, StreamingPipelineResult } from './stream/types';
+export { lambdaPipelineWorkflow } from './lambda/lambda-pipeline';
+export type { LambdaCarry, LambdaPipelineInput, LambdaPipelineResult } from './lambda/lambda-pipeline';

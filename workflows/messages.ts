@@ -3,6 +3,7 @@
  * the wire name, and a shipped name is never changed: names live in workflow histories forever.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CheckReport, LateData } from '../lib/consistency/report';
 import type { RequestAdmission } from '../lib/admission';
 import type { z } from 'zod';
 import type { PolicyConfig, ResourceVector } from '../scheduler-policies';
@@ -340,3 +341,70 @@ export interface CancelStream {
 }
 /** The batch runs' `cancel` signal, with the stream's options: `temporal workflow signal --name cancel` works on both. */
 export const cancelStream = defineSignal<[CancelStream?]>('cancel');
+
+// ---- lambda pipelines (docs/lambda.md) ------------------------------------------------------------
+
+/** The workflow id of a lambda pipeline; its layers run as `stream/<pipeline>` and `batch/<pipeline>/<partition>`. */
+export const lambdaWorkflowId = (pipeline: string) => `lambda/${pipeline}`;
+
+export type LambdaState = 'STARTING' | 'RUNNING' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+/**
+ * A partition's way through a lambda pipeline: closed in the stream layer, its batch run, the
+ * check, then publication into the view (in partition order: the high-water mark has no holes).
+ */
+export type LambdaPartitionPhase =
+  'batch-waiting' | 'batch-running' | 'checking' | 'recomputing' | 'ready' | 'published' | 'batch-failed';
+
+/** The consistency report's figures, as the workflow keeps them per partition (the whole report is a file). */
+export type CheckFigures = Pick<
+  CheckReport,
+  'consistent' | 'matched' | 'mismatched' | 'missingInBatch' | 'missingInStream' | 'duplicateKeys'
+> & {
+  /** Where the whole report is kept (JSON). */
+  report: string;
+  /** `local` (in-process) or `spark` (a Spark job, for large partitions). */
+  engine: 'local' | 'spark';
+  /** Batch minus stream of the count column, against the stream's late records of the partition. */
+  lateData?: Pick<LateData, 'difference' | 'droppedLateRecords' | 'explained'>;
+};
+
+export interface LambdaPartition {
+  partition: string;
+  phase: LambdaPartitionPhase;
+  /** Batch runs so far (2 after a recompute). */
+  batchRuns: number;
+  batchSnapshot?: string;
+  batchRows?: number;
+  /** The stream layer's snapshot the check compared against. */
+  streamSnapshot?: string;
+  /** Every check's figures, in order. */
+  checks: CheckFigures[];
+  /** Published although the layers disagree (from the batch side, the source of truth). */
+  flagged?: boolean;
+  /** The view snapshot that published it. */
+  viewSnapshot?: string;
+  error?: string;
+}
+
+export interface LambdaStatus {
+  pipeline: string;
+  state: LambdaState;
+  paused: boolean;
+  /** The stream layer's committed watermark (epoch ms) and snapshot. */
+  watermarkMs?: number;
+  streamSnapshot?: string;
+  /** The next partition to close. */
+  nextToClose: string;
+  /** The contiguous verified batch high-water mark: the view serves batch rows up to it. */
+  highWaterMark?: string;
+  /** The view's current snapshot. */
+  viewSnapshot?: string;
+  /** Closed partitions that are not (yet) published after the high-water mark: holes the view reports. */
+  gaps: string[];
+  partitions: LambdaPartition[];
+  events: StreamEvent[];
+  error?: string;
+}
+/** Same wire name as the other runs' `status`. */
+export const lambdaStatus = defineQuery<LambdaStatus>('status');

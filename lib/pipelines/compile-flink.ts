@@ -46,6 +46,8 @@ export const STREAM_PLACEHOLDERS = {
 
 /** The table of a pipeline's stream layer in its database. */
 export const STREAM_TABLE = 'stream';
+/** The table of the records the windows dropped as late (`sink.late`). */
+export const LATE_TABLE = 'late';
 
 /** Flink SQL types of source and output columns, as written in DDL. */
 export type FlinkType = 'STRING' | 'INT' | 'BIGINT' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMP_LTZ(3)' | 'TIMESTAMP(3)';
@@ -71,6 +73,8 @@ export interface CompiledStream {
   config: Record<string, string>;
   /** The Iceberg table, e.g. `{ catalog: 'lake', database: 'page-views-live', table: 'stream' }`; absent without a lake sink. */
   table?: { catalog: string; database: string; table: string };
+  /** The late records' Iceberg table (`sink.late`); absent without it. */
+  lateTable?: { catalog: string; database: string; table: string };
   /** The Kafka sink's topic; absent without a Kafka sink. */
   kafkaSink?: { topic: string };
   /** Consumer group of the Kafka source: the same in every generation (lag is measured on it). */
@@ -144,12 +148,15 @@ export function compileStreaming(spec: StreamingPipelineSpec): CompiledStream {
   const select = windowQuery(checked, outputs);
   const table = checked.sink.lake ? { catalog: LAKE_CATALOG, database: checked.name, table: STREAM_TABLE } : undefined;
   const kafkaSink = checked.sink.kafka ? { topic: checked.sink.kafka.topic } : undefined;
+  const lateTable =
+    checked.sink.late && table ? { catalog: LAKE_CATALOG, database: checked.name, table: LATE_TABLE } : undefined;
   const groupId = streamGroupId(checked.name);
 
   const ddl: string[] = [];
   if (table) ddl.push(...lakeDdl(table, columns));
   ddl.push(sourceDdl(checked, groupId));
   if (kafkaSink) ddl.push(kafkaSinkDdl(kafkaSink.topic, columns));
+  if (lateTable) ddl.push(lateDdl(lateTable));
 
   const targets = [
     // The hint pins the Iceberg writer's parallelism, so that a savepoint restores at another job
@@ -158,12 +165,13 @@ export function compileStreaming(spec: StreamingPipelineSpec): CompiledStream {
     ...(kafkaSink ? [`INSERT INTO ${quote(KAFKA_SINK_TABLE)}`] : []),
   ];
   let insert: string;
-  if (targets.length === 1) {
+  if (targets.length === 1 && !lateTable) {
     insert = `${targets[0]}\n${select}`;
   } else {
-    // Two sinks read one aggregation: one view, one statement set, one job.
+    // Sinks of one aggregation read one view: one statement set, one job (and one source scan).
     ddl.push(`CREATE TEMPORARY VIEW ${quote(WINDOWED_VIEW)} AS\n${select}`);
     const inserts = targets.map((target) => `${target}\nSELECT * FROM ${quote(WINDOWED_VIEW)};`);
+    if (lateTable) inserts.push(`${lateInsert(checked, lateTable)};`);
     insert = ['STATEMENT SET BEGIN', ...inserts, 'END'].join('\n');
   }
 
@@ -181,6 +189,7 @@ export function compileStreaming(spec: StreamingPipelineSpec): CompiledStream {
     },
     ...(table ? { table } : {}),
     ...(kafkaSink ? { kafkaSink } : {}),
+    ...(lateTable ? { lateTable } : {}),
     groupId,
     sourceTopic: checked.source.topic,
     columns,
@@ -243,6 +252,45 @@ function lakeDdl(table: { catalog: string; database: string; table: string }, co
       `) PARTITIONED BY (${quote(PARTITION_COLUMN)}) WITH (${flinkOptions({ 'format-version': '2' })})`,
     ].join('\n'),
   ];
+}
+
+function lateDdl(table: { catalog: string; database: string; table: string }): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${tableName(table)} (`,
+    columnsDdl([
+      { name: PARTITION_COLUMN, type: 'STRING' },
+      { name: EVENT_TIME_COLUMN, type: 'TIMESTAMP(3)' },
+      { name: WATERMARK_COLUMN, type: 'TIMESTAMP(3)' },
+    ]),
+    `) PARTITIONED BY (${quote(PARTITION_COLUMN)}) WITH (${flinkOptions({ 'format-version': '2' })})`,
+  ].join('\n');
+}
+
+/**
+ * Every record whose tumbling window has already fired when it reaches the source's operators:
+ * the last millisecond of its window (epoch-aligned, as TUMBLE's) is at or before the current
+ * watermark, so the window aggregation drops it. At parallelism 1 this is exactly the window
+ * operator's decision; wider, a source subtask's watermark can run ahead of the window
+ * operator's (the minimum over its inputs), and a record counted here may still be counted there.
+ */
+function lateInsert(spec: StreamingPipelineSpec, table: { catalog: string; database: string; table: string }): string {
+  const size = parseDuration(spec.transform.window.tumbling)!.ms;
+  const time = quote(EVENT_TIME_COLUMN);
+  // Epoch milliseconds of the event time: the raw column for epoch_millis sources; for timestamp
+  // sources, its UTC seconds and milliseconds (the session zone is UTC).
+  const ms =
+    spec.source.schema[spec.source.eventTime] === 'epoch_millis'
+      ? quote(spec.source.eventTime)
+      : `(UNIX_TIMESTAMP(DATE_FORMAT(${time}, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT(${time}, 'SSS') AS BIGINT))`;
+  const windowLastMs = `${ms} - MOD(${ms}, ${size}) + ${size - 1}`;
+  return [
+    `INSERT INTO ${tableName(table)} /*+ OPTIONS('write-parallelism'='1') */`,
+    `SELECT DATE_FORMAT(${time}, ${literal(PARTITION_PATTERN[spec.partitioning])}) AS ${quote(PARTITION_COLUMN)},`,
+    `  CAST(${time} AS TIMESTAMP(3)) AS ${time},`,
+    `  CAST(CURRENT_WATERMARK(${time}) AS TIMESTAMP(3)) AS ${quote(WATERMARK_COLUMN)}`,
+    `FROM ${quote(SOURCE_TABLE)}`,
+    `WHERE TO_TIMESTAMP_LTZ(${windowLastMs}, 3) <= CURRENT_WATERMARK(${time})`,
+  ].join('\n');
 }
 
 function sourceDdl(spec: StreamingPipelineSpec, groupId: string): string {

@@ -4,6 +4,7 @@ import { NAME_PATTERN } from '../names';
 import { parseOrThrow } from '../zod-issues';
 import { DURATION_SYNTAX, parseDuration } from './duration';
 import { PARTITION_MS, type Partitioning } from './partitions';
+import { TolerancesSchema } from '../consistency/tolerance';
 import { scanSelect } from './sql-text';
 
 /*
@@ -460,9 +461,20 @@ const specSchemas = once(() => {
     lake: z.boolean({ error: expected('true or false') }).default(true),
     /** A Kafka topic, one JSON object per window and group, written exactly once. */
     kafka: strict({ topic: kafkaTopic() }).optional(),
+    /**
+     * Also record every late record (one whose window had fired when it arrived: the window drops
+     * it) in the Iceberg table `lake.<pipeline>.late`, partitioned like the output. Lambda
+     * pipelines set it: their check explains batch-minus-stream counts with it.
+     * @default false
+     */
+    late: z.boolean({ error: expected('true or false') }).default(false),
   })
     .refine((sink) => sink.lake || sink.kafka !== undefined, { error: 'declare at least one sink (lake or kafka)' })
-    .default({ lake: true });
+    .refine((sink) => !sink.late || sink.lake, {
+      error: 'late needs the lake sink (late records go to the lake)',
+      path: ['late'],
+    })
+    .default({ lake: true, late: false });
 
   /** A batch pipeline: one Spark run per partition, admitted to a pool, validated, published. */
   const BatchPipelineSpecSchema = strict({
@@ -507,13 +519,82 @@ const specSchemas = once(() => {
     .superRefine(checkStreamColumns, { when: validFields(['source', 'transform']) })
     .superRefine(checkSinkTopic, { when: validFields(['source', 'sink']) });
 
-  /** Every pipeline spec, discriminated on `kind`; `lambda` joins as a further member. */
-  const PipelineSpecSchema = z.discriminatedUnion('kind', [BatchPipelineSpecSchema, StreamingPipelineSpecSchema], {
-    error: (issue) =>
-      issue.code === 'invalid_union'
-        ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch | streaming`
-        : objectError('a pipeline spec object')(issue),
+  /** How a lambda pipeline closes, checks and publishes its partitions (docs/lambda.md). */
+  const LambdaSettingsSchema = strict({
+    /**
+     * A partition whose layers disagree: `alert` publishes it from the batch layer and flags it;
+     * `recompute` first re-runs its batch partition once and checks again (then as `alert`).
+     * @default 'recompute'
+     */
+    onInconsistent: oneOf(['alert', 'recompute']).default('recompute'),
+    /**
+     * Per value column, the difference allowed between batch and stream: the consistency check's
+     * tolerances, `{ column, kind: 'abs' | 'rel', value }`. @default exact equality
+     */
+    tolerances: TolerancesSchema.default([]),
+    /**
+     * Partitions whose batch runs at once (each is also admitted by the pool).
+     * @default 2
+     */
+    maxConcurrentBatches: integer(1, 64).default(2),
+    /**
+     * Partitions above this many rows per side are checked by a Spark job instead of in-process.
+     * @default 2_000_000
+     */
+    localCheckMaxRows: integer(0).default(2_000_000),
+    /**
+     * Snapshots of the merged view older than this are expired (time travel stops there); the newest
+     * is always kept. @default '7 days'
+     */
+    retainSnapshots: duration().default('7 days'),
+  }).default({
+    onInconsistent: 'recompute',
+    tolerances: [],
+    maxConcurrentBatches: 2,
+    localCheckMaxRows: 2_000_000,
+    retainSnapshots: '7 days',
   });
+
+  /**
+   * A lambda pipeline: one declared computation run as a Flink speed layer (`stream`, always into
+   * the lake) and as Spark batch partitions (`batch`) once each partition has closed in the stream;
+   * each closed partition is checked, then published into the serving view `<name>.merged`.
+   */
+  const LambdaPipelineSpecSchema = strict({
+    name: matching(PIPELINE_NAME, `a name matching ${PIPELINE_NAME.source}`),
+    kind: z.literal('lambda'),
+    description: z.string({ error: expected('a string') }).optional(),
+    source: StreamingSourceSchema,
+    transform: WindowedTransformSchema,
+    partitioning: PartitioningSchema,
+    /** The speed layer's sinks: the lake's stream layer always, a Kafka topic too when given. */
+    sink: SinkSchema,
+    batch: BatchSettingsSchema,
+    stream: StreamSettingsSchema,
+    lambda: LambdaSettingsSchema,
+    /** The first partition the batch layer covers (and the last, when the pipeline ends). */
+    schedule: strict({
+      start: z.string({ error: expected('a partition id') }),
+      end: z.string({ error: expected('a partition id') }).optional(),
+    }),
+  })
+    .superRefine(checkComputation, { when: validFields(['source', 'transform', 'partitioning']) })
+    .superRefine(checkStreamColumns, { when: validFields(['source', 'transform']) })
+    .superRefine(checkSinkTopic, { when: validFields(['source', 'sink']) })
+    .superRefine(checkSchedule, { when: validFields(['partitioning', 'schedule']) })
+    .superRefine(checkLambda, { when: validFields(['transform', 'sink', 'lambda']) });
+
+  /** Every pipeline spec, discriminated on `kind`. */
+  const PipelineSpecSchema = z.discriminatedUnion(
+    'kind',
+    [BatchPipelineSpecSchema, StreamingPipelineSpecSchema, LambdaPipelineSpecSchema],
+    {
+      error: (issue) =>
+        issue.code === 'invalid_union'
+          ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch | streaming | lambda`
+          : objectError('a pipeline spec object')(issue),
+    },
+  );
   return {
     TransformSchema,
     BatchSettingsSchema,
@@ -523,6 +604,8 @@ const specSchemas = once(() => {
     StreamSettingsSchema,
     SinkSchema,
     StreamingPipelineSpecSchema,
+    LambdaSettingsSchema,
+    LambdaPipelineSpecSchema,
     PipelineSpecSchema,
   };
 });
@@ -577,6 +660,9 @@ export type StreamingPipelineSpec = z.output<Specs['StreamingPipelineSpecSchema'
 export type StreamingPipelineSpecInput = z.input<Specs['StreamingPipelineSpecSchema']>;
 export type StreamSettings = z.output<Specs['StreamSettingsSchema']>;
 export type StreamSink = z.output<Specs['SinkSchema']>;
+export type LambdaPipelineSpec = z.output<Specs['LambdaPipelineSpecSchema']>;
+export type LambdaPipelineSpecInput = z.input<Specs['LambdaPipelineSpecSchema']>;
+export type LambdaSettings = z.output<Specs['LambdaSettingsSchema']>;
 
 /** Whether `spec` is a streaming pipeline (a Flink job) rather than a batch one. */
 export function isStreaming(spec: PipelineSpec): spec is StreamingPipelineSpec {
@@ -627,6 +713,7 @@ export function parsePipelineSpec(input: unknown): PipelineSpec {
  */
 export function definePipeline(spec: BatchPipelineSpecInput): BatchPipelineSpec;
 export function definePipeline(spec: StreamingPipelineSpecInput): StreamingPipelineSpec;
+export function definePipeline(spec: LambdaPipelineSpecInput): LambdaPipelineSpec;
 export function definePipeline(spec: PipelineSpecInput): PipelineSpec;
 export function definePipeline(spec: PipelineSpecInput): PipelineSpec {
   return parsePipelineSpec(spec);
@@ -675,6 +762,33 @@ function checkStreamColumns(
         code: 'custom',
         path,
         message: `"${name}" is reserved in a streaming pipeline's output (columns ${STREAM_EXTRA_COLUMNS.join(' and ')})`,
+      });
+    }
+  }
+}
+
+/**
+ * A lambda pipeline's speed layer always writes the lake (the check and the view read it there),
+ * and its tolerances name value columns of the output that can differ numerically.
+ */
+function checkLambda(
+  spec: { transform: DeclarativeTransform; sink: { lake: boolean }; lambda: { tolerances: { column: string }[] } },
+  ctx: Ctx,
+): void {
+  if (!spec.sink.lake) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sink', 'lake'],
+      message: 'a lambda pipeline needs the lake sink: the consistency check and the merged view read the stream layer',
+    });
+  }
+  const numeric = spec.transform.aggregates.map((a) => a.as);
+  for (const [i, { column }] of spec.lambda.tolerances.entries()) {
+    if (!numeric.includes(column)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lambda', 'tolerances', i, 'column'],
+        message: `unknown value column "${column}" (aggregates: ${numeric.join(', ')})`,
       });
     }
   }

@@ -2,12 +2,17 @@
  * The one way integration tests get a Sluice worker and its engine clients: the same worker as
  * `sluice worker` (both task queues, one bundle), in this process, on a task queue of its own.
  */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { ActivityDeps } from '../../activities/deps';
 import { parseEnv, type Env } from '../../config/env';
 import { localSparkDefaults } from '../../stack/install';
 import { depsFromEnv } from '../../workers/deps';
 import { createSluiceWorker, type SluiceWorker } from '../../workers/worker';
+
+const ROOT = path.join(__dirname, '..', '..');
 
 /** The configuration of a test: the environment's, with a task queue `<prefix>-<unique>`. */
 export function testEnv(prefix: string): Env {
@@ -45,4 +50,25 @@ export async function startTestWorker(env: Env): Promise<RunningWorker> {
 export async function connectTestClient(env: Env): Promise<Client> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+}
+
+export interface WorkerProcess {
+  /** SIGKILLs the process, as a crash would, and waits until it has exited. */
+  kill(): Promise<void>;
+}
+
+/**
+ * `sluice worker` for `env` in a process of its own (its output in `<logDir>/worker-<n>.log`), for
+ * the tests that SIGKILL a worker mid-step and let another take over.
+ */
+export function spawnWorkerProcess(env: Env, logDir: string, n: number): WorkerProcess {
+  const log = fs.openSync(path.join(logDir, `worker-${n}.log`), 'a');
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), 'worker'], {
+    cwd: ROOT,
+    env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return { kill: async () => (proc.kill('SIGKILL'), await exited) };
 }

@@ -5,7 +5,6 @@
  * restart that forgets every job (the workflow resubmits from the newest restorable checkpoint).
  * Totals are checked at the end in both sinks against what the generator produced.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,10 +19,9 @@ import { poolSchedulerWorkflow, streamingPipelineWorkflow } from '../../workflow
 import { pause, rescale, resume, streamStatus, streamWorkflowId, type StreamState } from '../../workflows/messages';
 import { EventGenerator, liveJobs, sinkTotals, sortedEntries, streamSpec, waitState } from '../helpers/streams';
 import { killStackProcess } from '../helpers/stack';
-import { connectTestClient, testDeps, testEnv } from '../helpers/worker';
+import { connectTestClient, spawnWorkerProcess, testDeps, testEnv, type WorkerProcess } from '../helpers/worker';
 
 jest.setTimeout(900_000);
-const ROOT = path.join(__dirname, '..', '..');
 const id = Date.now().toString(36);
 const env = testEnv('it-stream-crash');
 const deps = testDeps(env);
@@ -31,19 +29,8 @@ const poolName = `it-crash-${id}`;
 const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-stream-crash-'));
 let client: Client;
 
-/** `sluice worker` in a process of its own (its output in a log file), to be SIGKILLed. */
-function startWorker(n: number) {
-  const log = fs.openSync(path.join(logDir, `worker-${n}.log`), 'a');
-  const proc: ChildProcess = spawn(process.execPath, ['bin/sluice.js', 'worker'], {
-    cwd: ROOT,
-    env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
-    stdio: ['ignore', log, log],
-  });
-  fs.closeSync(log);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return { kill: async () => (proc.kill('SIGKILL'), await exited) };
-}
-let worker: ReturnType<typeof startWorker> | undefined;
+const startWorker = (n: number) => spawnWorkerProcess(env, logDir, n);
+let worker: WorkerProcess | undefined;
 let workers = 0;
 
 beforeAll(async () => {

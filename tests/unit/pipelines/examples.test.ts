@@ -43,7 +43,7 @@ describe('example pipelines', () => {
     expect(pageViewsLive.source).toEqual(pageViews.source);
     expect(pageViewsLive.transform).toEqual(pageViews.transform);
     expect(pageViewsLive.partitioning).toBe(pageViews.partitioning);
-    expect(pageViewsLive.sink).toEqual({ lake: true, kafka: { topic: 'page-views-live-totals' } });
+    expect(pageViewsLive.sink).toEqual({ lake: true, late: false, kafka: { topic: 'page-views-live-totals' } });
     expect(pageViewsLive.stream).toMatchObject({ pool: 'default', parallelism: 1, maxParallelism: 8 });
     // The stream table holds the batch output's columns, between its partition and watermark.
     const columns = compileStreaming(pageViewsLive).columns.map((c) => c.name);

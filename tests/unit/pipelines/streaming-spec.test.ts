@@ -32,7 +32,7 @@ describe('streaming spec: valid specs', () => {
   it('fills in the defaults of sink and stream', () => {
     expect(definePipeline(MINIMAL)).toEqual({
       ...MINIMAL,
-      sink: { lake: true },
+      sink: { lake: true, late: false },
       stream: {
         ...MINIMAL.stream,
         priority: 0,
@@ -50,7 +50,7 @@ describe('streaming spec: valid specs', () => {
   it('keeps every optional field, and defaults inside a block that is given in part', () => {
     const full = minimal({
       description: 'clicks per page per minute',
-      sink: { lake: false, kafka: { topic: 'clicks-per-minute' } },
+      sink: { lake: false, late: false, kafka: { topic: 'clicks-per-minute' } },
       stream: {
         pool: 'p',
         tenant: 't',
