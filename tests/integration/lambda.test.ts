@@ -12,6 +12,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
 import { poolTaskQueue } from '../../config/env';
 import { ensureTopic, produceJson } from '../../engines/kafka';
 import { viewSnapshots } from '../../engines/lake-view';
@@ -22,7 +24,7 @@ import { definePipeline, partitionOf, type LambdaPipelineSpec } from '../../lib/
 import { mergedColumns } from '../../lib/pipelines/lambda';
 import { until } from '../../lib/poll';
 import { lambdaPipelineWorkflow, poolSchedulerWorkflow } from '../../workflows';
-import { lambdaStatus, lambdaWorkflowId, type LambdaStatus } from '../../workflows/messages';
+import { lambdaStatus, lambdaWorkflowId, type CheckFigures, type LambdaStatus } from '../../workflows/messages';
 import { sqlRows } from '../helpers/lake';
 import { connectTestClient, spawnWorkerProcess, testDeps, testEnv, type WorkerProcess } from '../helpers/worker';
 
@@ -407,5 +409,60 @@ describe('sluice view', () => {
     const range = sluice('view', specFile, '--from', '2026-02-01');
     expect(range.status).toBe(2);
     expect(range.stderr).toMatch(/--from: /);
+  });
+});
+
+describe('the consistency check on the lake', () => {
+  test('finds a discrepancy injected into the stream layer with exact counts and sample keys, in-process and on Spark alike', async () => {
+    const stream = sparkTableName(name, 'stream');
+    const p0 = final.partitions.find((p) => p.partition === P[0])!;
+    // The stream job has stopped with the schedule's end: Spark is the table's only writer now.
+    await sqlRows(
+      deps,
+      `DELETE FROM ${stream} WHERE partition = '${P[0]}' AND page = '/pay' AND window_start = TIMESTAMP_NTZ '2026-02-01 00:15:00'`,
+    );
+    await sqlRows(
+      deps,
+      `UPDATE ${stream} SET total_amount = total_amount + 7 WHERE partition = '${P[0]}' AND page = '/cart' AND window_start = TIMESTAMP_NTZ '2026-02-01 00:30:00'`,
+    );
+    const [{ s: snapshot }] = (await sqlRows(
+      deps,
+      `SELECT CAST(snapshot_id AS STRING) AS s FROM ${stream}.refs WHERE name = 'main'`,
+    )) as { s: string }[];
+    const acts = createActivities(deps);
+    const check = (localMaxRows: number, attempt: number): Promise<CheckFigures> =>
+      new MockActivityEnvironment().run(() =>
+        acts.checkLambdaPartition({
+          pipeline: name,
+          partition: P[0]!,
+          batchSnapshot: p0.batchSnapshot!,
+          streamSnapshot: snapshot,
+          keys: ['window_start', 'page'],
+          tolerances: [],
+          localMaxRows,
+          countColumn: 'views',
+          attempt,
+        }),
+      );
+    const local = await check(1_000_000, 10);
+    const onSpark = await check(0, 11);
+    const rowsOf = expectedView(events, [P[0]!]).length;
+    for (const figures of [local, onSpark]) {
+      expect(figures).toMatchObject({
+        consistent: false,
+        matched: rowsOf - 2,
+        mismatched: 1,
+        missingInStream: 1,
+        missingInBatch: 0,
+        duplicateKeys: { batch: 0, stream: 0 },
+      });
+    }
+    expect([local.engine, onSpark.engine]).toEqual(['local', 'spark']);
+    const reports = [local, onSpark].map((f) => JSON.parse(fs.readFileSync(f.report, 'utf8')).report);
+    for (const r of reports) {
+      expect(r.samples.mismatched).toEqual([{ window_start: '2026-02-01T00:30:00.000000Z', page: '/cart' }]);
+      expect(r.samples.missingInStream).toEqual([{ window_start: '2026-02-01T00:15:00.000000Z', page: '/pay' }]);
+      expect(r.mismatchedByColumn).toEqual({ window_end: 0, views: 0, total_amount: 1 });
+    }
   });
 });
