@@ -7,7 +7,6 @@ import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkParquet } from '../engines/consistency-check';
 import { CheckInputError, parseTolerances, type CheckReport, type SampleKey, type Tolerance } from '../lib/consistency';
-import { plain } from './demo';
 import { UsageError } from './errors';
 
 interface CheckOptions {
@@ -96,8 +95,11 @@ const formatKey = (k: SampleKey) =>
     .map(([name, v]) => `${name}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
 
+/** No colour codes when the output is not a terminal (as the other commands' tables). */
+const plainStyle = () => (process.stdout.isTTY ? {} : { style: { head: [], border: [] } });
+
 /** The human summary: verdict, counts, mismatches per column, sample keys, late data. */
-export function renderReport(r: CheckReport, style = plain()): string {
+export function renderReport(r: CheckReport, style = plainStyle()): string {
   const lines = [
     `${r.consistent ? 'consistent' : 'NOT consistent'}: batch ${r.rows.batch} rows, stream ${r.rows.stream} rows, ` +
       `keys ${r.keys.join(', ')}${r.pass === 'deduplicated' ? ' (duplicate keys: sides grouped by key)' : ''}`,

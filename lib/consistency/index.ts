@@ -12,6 +12,7 @@ export {
   planCheck,
   type CheckPass,
   type CheckPlan,
+  type DuplicateSides,
   type PlanInput,
   type PlanSide,
   type PlannedColumn,
@@ -20,7 +21,7 @@ export {
 export {
   assembleReport,
   inlineSamples,
-  needsDeduplicatedPass,
+  duplicatesIn,
   type CheckReport,
   type LateData,
   type LateDataInput,

@@ -5,7 +5,15 @@
  * JS values: numbers, strings (int64 beyond 2^53, decimals), booleans, null, arrays and objects;
  * BigInt is accepted too.
  */
-import { FIELD, SAMPLE_KINDS, keyField, type CheckPlan, type PlannedColumn, type SampleKind } from './plan';
+import {
+  FIELD,
+  SAMPLE_KINDS,
+  keyField,
+  type CheckPlan,
+  type DuplicateSides,
+  type PlannedColumn,
+  type SampleKind,
+} from './plan';
 import type { Tolerance } from './tolerance';
 
 export type Row = Record<string, unknown>;
@@ -63,7 +71,7 @@ export interface CheckReport {
   /** Columns not compared: on one side only, or ignored by request. */
   notCompared: { batch: string[]; stream: string[]; ignored: string[] };
   engine: 'duckdb' | 'spark';
-  /** `single`: one join of the rows as read; `deduplicated`: the sides grouped by key first (they had duplicates). */
+  /** `single`: one join of the rows as read; `deduplicated`: duplicate keys found first and set apart (there were some). */
   pass: 'single' | 'deduplicated';
   lateData?: LateData;
 }
@@ -77,17 +85,21 @@ export function toCount(v: unknown): number {
 }
 
 /**
- * Whether the single pass's counts are exact. They are unless a key repeats on a side: the join
- * then saw more batch (or stream) rows than the side has, or fewer distinct one-sided keys than
- * one-sided rows. `rowCounts` is the row of the plan's `rowCounts` query.
+ * Which sides have duplicate keys, from the single pass's counts and the sides' row counts
+ * (`rowCounts`, the plan's `rowCounts` row); undefined when none has, and the single pass is exact.
+ *
+ * A batch key seen n > 1 times that the stream has too makes the join see each of its stream rows
+ * n times: the stream rows the join saw exceed the stream's rows. A repeated key on one side only
+ * shows as fewer distinct one-sided keys than one-sided rows.
  */
-export function needsDeduplicatedPass(summary: Row, rowCounts: Row): boolean {
-  return (
-    toCount(summary[FIELD.rowsBatch]) !== toCount(rowCounts[FIELD.batchRows]) ||
-    toCount(summary[FIELD.rowsStream]) !== toCount(rowCounts[FIELD.streamRows]) ||
-    toCount(summary[FIELD.keysMissingInBatch]) !== toCount(summary[FIELD.missingInBatch]) ||
-    toCount(summary[FIELD.keysMissingInStream]) !== toCount(summary[FIELD.missingInStream])
-  );
+export function duplicatesIn(summary: Row, rowCounts: Row): DuplicateSides | undefined {
+  const batch =
+    toCount(summary[FIELD.rowsStream]) > toCount(rowCounts[FIELD.streamRows]) ||
+    toCount(summary[FIELD.keysMissingInStream]) < toCount(summary[FIELD.missingInStream]);
+  const stream =
+    toCount(summary[FIELD.rowsBatch]) > toCount(rowCounts[FIELD.batchRows]) ||
+    toCount(summary[FIELD.keysMissingInBatch]) < toCount(summary[FIELD.missingInBatch]);
+  return batch && stream ? 'both' : batch ? 'batch' : stream ? 'stream' : undefined;
 }
 
 /** The sample rows of a pass: from the sample queries, or from the summary's `sample_<kind>` lists. */
@@ -103,15 +115,17 @@ export function inlineSamples(summary: Row): SampleRows {
   return out;
 }
 
-/** Assembles the report of a plan from a pass's summary row and sample rows. */
+/** Assembles the report of a plan from its `rowCounts` row and a pass's summary row and sample rows. */
 export function assembleReport(
   plan: CheckPlan,
   pass: 'single' | 'deduplicated',
+  rowCounts: Row,
   summary: Row,
   samples: SampleRows,
   lateData?: LateDataInput,
 ): CheckReport {
   const n = (field: string) => toCount(summary[field]);
+  const total = (field: string) => toCount(rowCounts[field]);
   const keysOf = (kind: SampleKind) =>
     (samples[kind] ?? []).slice(0, plan.sampleSize).map((r) => sampleKey(plan.keys, r));
   const report: CheckReport = {
@@ -128,7 +142,7 @@ export function assembleReport(
       missingInStream: keysOf('missingInStream'),
       duplicateKeys: { batch: keysOf('duplicateBatch'), stream: keysOf('duplicateStream') },
     },
-    rows: { batch: n(FIELD.rowsBatch), stream: n(FIELD.rowsStream) },
+    rows: { batch: total(FIELD.batchRows), stream: total(FIELD.streamRows) },
     keys: plan.keys.map((k) => k.name),
     compared: plan.values.map((v) => ({
       column: v.name,
@@ -146,8 +160,8 @@ export function assembleReport(
     report.duplicateKeys.batch === 0 &&
     report.duplicateKeys.stream === 0;
   if (lateData) {
-    const batchCount = n(FIELD.countBatch);
-    const streamCount = n(FIELD.countStream);
+    const batchCount = total(FIELD.countBatch);
+    const streamCount = total(FIELD.countStream);
     const difference = batchCount - streamCount;
     report.lateData = {
       countColumn: lateData.countColumn,

@@ -11,7 +11,7 @@ import { planCheck, type CheckPass, type CheckPlan, type PlanInput } from './pla
 import {
   assembleReport,
   inlineSamples,
-  needsDeduplicatedPass,
+  duplicatesIn,
   type CheckReport,
   type LateDataInput,
   type Row,
@@ -81,9 +81,8 @@ export async function runPlan(exec: SqlExecutor, plan: CheckPlan, lateData?: Lat
   }
   const [rowCounts] = await exec(plan.rowCounts);
   const single = await runPass(exec, plan.single);
-  if (!needsDeduplicatedPass(single.summary, rowCounts ?? {})) {
-    return assembleReport(plan, 'single', single.summary, single.samples, lateData);
-  }
-  const dedup = await runPass(exec, plan.deduplicated);
-  return assembleReport(plan, 'deduplicated', dedup.summary, dedup.samples, lateData);
+  const duplicates = duplicatesIn(single.summary, rowCounts ?? {});
+  if (!duplicates) return assembleReport(plan, 'single', rowCounts ?? {}, single.summary, single.samples, lateData);
+  const dedup = await runPass(exec, plan.deduplicated[duplicates]);
+  return assembleReport(plan, 'deduplicated', rowCounts ?? {}, dedup.summary, dedup.samples, lateData);
 }

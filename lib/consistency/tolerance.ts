@@ -10,9 +10,7 @@ import { CheckInputError } from './errors';
 export const ToleranceSchema = z.strictObject({
   column: z.string().min(1, 'expected a column name'),
   kind: z.enum(['abs', 'rel'], { error: 'expected abs or rel' }),
-  value: z
-    .number({ error: 'expected a number' })
-    .refine((n) => Number.isFinite(n) && n >= 0, { error: 'expected a finite number >= 0' }),
+  value: z.number({ error: 'expected a finite number >= 0' }).min(0, { error: 'expected a finite number >= 0' }),
 });
 
 export type Tolerance = z.output<typeof ToleranceSchema>;

@@ -32,7 +32,10 @@ beforeAll(async () => {
     ['search', T, 20, 40],
   ];
   batch = await fx.write(COLS, rows);
-  same = await fx.write(COLS, rows.map((r) => (r[0] === 'cart' ? ['cart', T, 50, 80.25 * (1 + 1e-12)] : r)));
+  same = await fx.write(
+    COLS,
+    rows.map((r) => (r[0] === 'cart' ? ['cart', T, 50, 80.25 * (1 + 1e-12)] : r)),
+  );
   // cart's views 12 short (late data), search missing, checkout only here.
   differs = await fx.write(COLS, [
     ['home', T, 30, 12.5],
@@ -66,7 +69,18 @@ test('without the tolerance the 1e-12 jitter is a mismatch: exit 1', () => {
 });
 
 test('not consistent: exit 1 with the counts, samples and late data', () => {
-  const r = sluice(['--batch', batch, '--stream', differs, ...keys, '--count-column', 'views', '--dropped-late', '12', '--json']);
+  const r = sluice([
+    '--batch',
+    batch,
+    '--stream',
+    differs,
+    ...keys,
+    '--count-column',
+    'views',
+    '--dropped-late',
+    '12',
+    '--json',
+  ]);
   expect(r.status).toBe(1);
   const report = JSON.parse(r.stdout);
   expect(report).toMatchObject({
@@ -82,7 +96,14 @@ test('not consistent: exit 1 with the counts, samples and late data', () => {
       missingInStream: [{ page: 'search', window_start: '2026-01-01T10:00:00.000000Z' }],
     },
     // batch 30 + 50 + 20 = 100, stream 30 + 38 + 1 = 69
-    lateData: { countColumn: 'views', batchCount: 100, streamCount: 69, difference: 31, droppedLateRecords: 12, explained: false },
+    lateData: {
+      countColumn: 'views',
+      batchCount: 100,
+      streamCount: 69,
+      difference: 31,
+      droppedLateRecords: 12,
+      explained: false,
+    },
   });
 });
 
@@ -97,8 +118,14 @@ test('the human summary says the verdict and the counts', () => {
 
 test.each([
   [['--tolerance', 'avg_ms=abz:1'], '--tolerance "avg_ms=abz:1": expected abs:<number> or rel:<number>'],
-  [['--tolerance', 'amount=abs:1'], 'tolerance "amount=abs:1": unknown column "amount"; the value columns both sides have: views, avg_ms'],
-  [['--keys', 'page,day'], 'key column "day" is not in the batch side (its columns: page, window_start, views, avg_ms)'],
+  [
+    ['--tolerance', 'amount=abs:1'],
+    'tolerance "amount=abs:1": unknown column "amount"; the value columns both sides have: views, avg_ms',
+  ],
+  [
+    ['--keys', 'page,day'],
+    'key column "day" is not in the batch side (its columns: page, window_start, views, avg_ms)',
+  ],
   [['--count-column', 'views'], '--count-column and --dropped-late go together'],
 ])('bad input %j: exit 2, %s', (extra, message) => {
   const args = ['--batch', batch, '--stream', same, ...keys, ...extra];

@@ -34,7 +34,13 @@ function model(batch: R[], stream: R[], tol: number | undefined) {
   };
   const b = group(batch);
   const s = group(stream);
-  const out = { matched: 0, mismatched: 0, missingInBatch: 0, missingInStream: 0, duplicateKeys: { batch: 0, stream: 0 } };
+  const out = {
+    matched: 0,
+    mismatched: 0,
+    missingInBatch: 0,
+    missingInStream: 0,
+    duplicateKeys: { batch: 0, stream: 0 },
+  };
   for (const key of new Set([...b.keys(), ...s.keys()])) {
     const nb = b.get(key)?.length ?? 0;
     const ns = s.get(key)?.length ?? 0;
@@ -70,12 +76,19 @@ test('the report agrees with the model, and matched + mismatched + missingInStre
         duplicateKeys: report.duplicateKeys,
       }).toEqual(counts);
       expect(report.consistent).toBe(
-        counts.mismatched + counts.missingInBatch + counts.missingInStream + counts.duplicateKeys.batch + counts.duplicateKeys.stream === 0,
+        counts.mismatched +
+          counts.missingInBatch +
+          counts.missingInStream +
+          counts.duplicateKeys.batch +
+          counts.duplicateKeys.stream ===
+          0,
       );
       // Keys of the batch side that a duplicate (on either side) took out of the counts.
       const keyOf = (r: R) => JSON.stringify([r[0], r[1]]);
       const countOn = (rows: R[], k: string) => rows.filter((r) => keyOf(r) === k).length;
-      const excluded = [...new Set(batch.map(keyOf))].filter((k) => countOn(batch, k) > 1 || countOn(stream, k) > 1).length;
+      const excluded = [...new Set(batch.map(keyOf))].filter(
+        (k) => countOn(batch, k) > 1 || countOn(stream, k) > 1,
+      ).length;
       expect(report.matched + report.mismatched + report.missingInStream + excluded).toBe(distinctBatchKeys);
       expect(report.rows).toEqual({ batch: batch.length, stream: stream.length });
 
@@ -85,7 +98,12 @@ test('the report agrees with the model, and matched + mismatched + missingInStre
       if (counts.missingInBatch + counts.missingInStream > 0) seen.oneSided++;
       const bKeys = new Set(batch.filter((r) => r[0] === null || r[1] === null).map(keyOf));
       if (stream.some((r) => bKeys.has(keyOf(r)))) seen.nullKeyMatch++;
-      if (batch.some((r) => Number.isNaN(r[2]) && stream.some((q) => keyOf(q) === keyOf(r) && q[2] !== null && !Number.isNaN(q[2]))))
+      if (
+        batch.some(
+          (r) =>
+            Number.isNaN(r[2]) && stream.some((q) => keyOf(q) === keyOf(r) && q[2] !== null && !Number.isNaN(q[2])),
+        )
+      )
         seen.nanMismatch++;
     }),
     { numRuns: 60, seed: 20261201 },

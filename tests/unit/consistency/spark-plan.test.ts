@@ -50,20 +50,26 @@ describe('Spark spellings', () => {
       'SELECT sk0 AS `k0`, sk1 AS `k1` FROM `sluice_check_single` WHERE nb = 0 AND ns = 1 ' +
         'ORDER BY sk0 ASC NULLS LAST, sk1 ASC NULLS LAST LIMIT 10',
     );
-    expect(plan.single.cleanup).toEqual(['UNCACHE TABLE IF EXISTS `sluice_check_single`', 'DROP VIEW IF EXISTS `sluice_check_single`']);
-    expect(plan.deduplicated.setup[0]).toContain('count(*) AS n');
+    expect(plan.single.cleanup).toEqual([
+      'UNCACHE TABLE IF EXISTS `sluice_check_single`',
+      'DROP VIEW IF EXISTS `sluice_check_single`',
+    ]);
+    expect(plan.deduplicated.both.setup[0]).toContain('count(*) AS n');
   });
 
   test('the summary has the same fields as DuckDB’s, less the inline samples', () => {
-    const fields = (s: string, quote: string) => [...s.matchAll(new RegExp(`\\) AS ${quote}(\\w+)${quote}`, 'g'))].map((m) => m[1]);
+    const fields = (s: string, quote: string) =>
+      [...s.matchAll(new RegExp(`\\) AS ${quote}(\\w+)${quote}`, 'g'))].map((m) => m[1]);
     const duck = planCheck(input('duckdb'));
-    expect(fields(plan.single.summary, '`')).toEqual(fields(duck.single.summary, '"').filter((f) => !f!.startsWith('sample_')));
+    expect(fields(plan.single.summary, '`')).toEqual(
+      fields(duck.single.summary, '"').filter((f) => !f!.startsWith('sample_')),
+    );
   });
 
   test('a lake table at a snapshot and partition', () => {
-    expect(sparkTableRelation('lake.`page-views`.batch', { snapshotId: '123', where: { partition: "2026-01-01T00'" } })).toBe(
-      "(SELECT * FROM lake.`page-views`.batch VERSION AS OF 123 WHERE `partition` = '2026-01-01T00\\'')",
-    );
+    expect(
+      sparkTableRelation('lake.`page-views`.batch', { snapshotId: '123', where: { partition: "2026-01-01T00'" } }),
+    ).toBe("(SELECT * FROM lake.`page-views`.batch VERSION AS OF 123 WHERE `partition` = '2026-01-01T00\\'')");
   });
 });
 
@@ -73,7 +79,8 @@ describe('a check run through a Spark-like executor', () => {
     const seen: string[] = [];
     const exec = async (sql: string): Promise<Row[]> => {
       seen.push(sql.split(' ').slice(0, 3).join(' '));
-      if (sql.startsWith('DESCRIBE QUERY')) return columns.map((c) => ({ col_name: c.name, data_type: c.type, comment: null }));
+      if (sql.startsWith('DESCRIBE QUERY'))
+        return columns.map((c) => ({ col_name: c.name, data_type: c.type, comment: null }));
       if (sql.startsWith('SELECT (SELECT count(*)')) return [{ [FIELD.batchRows]: 3, [FIELD.streamRows]: 3 }];
       if (sql.includes('ORDER BY')) return [{ k0: 'home', k1: 1_767_225_600_000_000 }];
       if (sql.startsWith('SELECT count(*) FILTER')) return [summary(sql)];
@@ -81,10 +88,24 @@ describe('a check run through a Spark-like executor', () => {
     };
     return { exec, seen };
   }
-  const clean = { matched: 2, mismatched: 1, missing_in_batch: 0, missing_in_stream: 0, duplicate_batch: 0, duplicate_stream: 0 };
+  const clean = {
+    matched: 2,
+    mismatched: 1,
+    missing_in_batch: 0,
+    missing_in_stream: 0,
+    duplicate_batch: 0,
+    duplicate_stream: 0,
+  };
 
   test('one pass when its counts prove there are no duplicates; samples from their queries', async () => {
-    const { exec, seen } = executor(() => ({ ...clean, rows_batch: 3, rows_stream: 3, keys_missing_in_batch: 0, keys_missing_in_stream: 0, mismatched_1: 1 }));
+    const { exec, seen } = executor(() => ({
+      ...clean,
+      rows_batch: 3,
+      rows_stream: 3,
+      keys_missing_in_batch: 0,
+      keys_missing_in_stream: 0,
+      mismatched_1: 1,
+    }));
     const report = await runCheck(exec, {
       dialect: 'spark',
       batch: { relation: 'B' },
@@ -97,7 +118,9 @@ describe('a check run through a Spark-like executor', () => {
       'SELECT (SELECT count(*)',
       'CACHE TABLE `sluice_check_single`',
       'SELECT count(*) FILTER',
-      ...Array(5).fill('SELECT sk0 AS').map((s, i) => (i === 0 || i === 2 || i === 3 ? 'SELECT bk0 AS' : s)),
+      ...Array(5)
+        .fill('SELECT sk0 AS')
+        .map((s, i) => (i === 0 || i === 2 || i === 3 ? 'SELECT bk0 AS' : s)),
       'UNCACHE TABLE IF',
       'DROP VIEW IF',
     ]);
@@ -112,8 +135,16 @@ describe('a check run through a Spark-like executor', () => {
         ? { ...clean, rows_batch: 4, rows_stream: 3, keys_missing_in_batch: 0, keys_missing_in_stream: 0 }
         : { ...clean, duplicate_batch: 1, rows_batch: 3, rows_stream: 3 },
     );
-    const report = await runCheck(exec, { dialect: 'spark', batch: { relation: 'B' }, stream: { relation: 'S' }, keys: ['page'] });
-    expect(seen.filter((s) => s.startsWith('CACHE'))).toEqual(['CACHE TABLE `sluice_check_single`', 'CACHE TABLE `sluice_check_dedup`']);
+    const report = await runCheck(exec, {
+      dialect: 'spark',
+      batch: { relation: 'B' },
+      stream: { relation: 'S' },
+      keys: ['page'],
+    });
+    expect(seen.filter((s) => s.startsWith('CACHE'))).toEqual([
+      'CACHE TABLE `sluice_check_single`',
+      'CACHE TABLE `sluice_check_dedup`',
+    ]);
     expect(report).toMatchObject({ pass: 'deduplicated', duplicateKeys: { batch: 1, stream: 0 } });
   });
 });
