@@ -11,10 +11,10 @@ import {
   validateTolerances,
   type CheckReport,
   type LateDataInput,
+  type PlanInput,
   type SideColumn,
   type SideSource,
   type SqlSide,
-  type Tolerance,
 } from '../lib/consistency';
 import { duckdbParquetRelation, emptyRelation } from '../lib/consistency/relations';
 import { withDuckDb, type DuckDbOptions } from './duckdb';
@@ -22,16 +22,10 @@ import { withDuckDb, type DuckDbOptions } from './duckdb';
 /** A side: a Parquet file, a directory of part files, or an explicit list (with its columns, if it may be empty). */
 export type LocalSide = SideSource & { columns?: readonly SideColumn[] };
 
-export interface LocalCheckInput {
+export interface LocalCheckInput extends Pick<PlanInput, 'keys' | 'tolerances' | 'ignore' | 'sampleSize'> {
   batch: LocalSide;
   stream: LocalSide;
-  keys: readonly string[];
-  tolerances?: readonly Tolerance[];
-  /** Shared columns not to compare. */
-  ignore?: readonly string[];
   lateData?: LateDataInput;
-  /** @default 10 */
-  sampleSize?: number;
   duckdb?: DuckDbOptions;
 }
 

@@ -59,6 +59,30 @@ export interface Dialect {
 const doubleQuoted = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const backticked = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
+/** The SQL type of each common type; the dialects differ only in the names of two. */
+function sqlTypes(names: { wideInt: string; string: string }): (t: CommonType) => string {
+  return (t) => {
+    switch (t.kind) {
+      case 'int':
+        return t.wide ? names.wideInt : 'BIGINT';
+      case 'decimal':
+        return `DECIMAL(${t.precision},${t.scale})`;
+      case 'float':
+        return 'DOUBLE';
+      case 'string':
+        return names.string;
+      case 'boolean':
+        return 'BOOLEAN';
+      case 'date':
+        return 'DATE';
+      case 'epoch':
+        return 'BIGINT';
+      case 'other':
+        return t.type;
+    }
+  };
+}
+
 function castTo(d: Dialect, x: string, to: CommonType): string {
   return to.kind === 'other' || to.kind === 'boolean' || to.kind === 'date' ? x : `CAST(${x} AS ${d.sqlType(to)})`;
 }
@@ -70,26 +94,7 @@ export const duckdb: Dialect = {
   notDistinct: (a, b) => `${a} IS NOT DISTINCT FROM ${b}`,
   isNan: (x) => `isnan(${x})`,
   isInf: (x) => `isinf(${x})`,
-  sqlType(t) {
-    switch (t.kind) {
-      case 'int':
-        return t.wide ? 'HUGEINT' : 'BIGINT';
-      case 'decimal':
-        return `DECIMAL(${t.precision},${t.scale})`;
-      case 'float':
-        return 'DOUBLE';
-      case 'string':
-        return 'VARCHAR';
-      case 'boolean':
-        return 'BOOLEAN';
-      case 'date':
-        return 'DATE';
-      case 'epoch':
-        return 'BIGINT';
-      case 'other':
-        return t.type;
-    }
-  },
+  sqlType: sqlTypes({ wideInt: 'HUGEINT', string: 'VARCHAR' }),
   normalise(x, _from, to) {
     if (to.kind === 'epoch') return to.unit === 'ns' ? `epoch_ns(${x})` : `epoch_us(${x})`;
     return castTo(this, x, to);
@@ -108,26 +113,7 @@ export const spark: Dialect = {
   notDistinct: (a, b) => `${a} <=> ${b}`,
   isNan: (x) => `isnan(${x})`,
   isInf: (x) => `abs(${x}) = CAST('Infinity' AS DOUBLE)`,
-  sqlType(t) {
-    switch (t.kind) {
-      case 'int':
-        return t.wide ? 'DECIMAL(38,0)' : 'BIGINT';
-      case 'decimal':
-        return `DECIMAL(${t.precision},${t.scale})`;
-      case 'float':
-        return 'DOUBLE';
-      case 'string':
-        return 'STRING';
-      case 'boolean':
-        return 'BOOLEAN';
-      case 'date':
-        return 'DATE';
-      case 'epoch':
-        return 'BIGINT';
-      case 'other':
-        return t.type;
-    }
-  },
+  sqlType: sqlTypes({ wideInt: 'DECIMAL(38,0)', string: 'STRING' }),
   normalise(x, from, to) {
     if (to.kind === 'epoch') {
       if (from.kind === 'timestamp' && !from.utc)
