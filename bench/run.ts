@@ -21,6 +21,8 @@ const benches: Record<string, () => Bench> = {
   admission: () => require('./admission').run as Bench,
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   rescale: () => require('./rescale').run as Bench,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  check: () => require('./check').run as Bench,
 };
 
 async function main(): Promise<void> {
