@@ -4,6 +4,8 @@
  * stream partitions after the high-water mark refreshed: each one atomic commit, found again by
  * its step name when a retry follows a crash), and the expiry of old view snapshots.
  */
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { SparkConnectClient } from '../engines/spark-connect';
 import { queryRows, withSession } from '../engines/spark-connect-step';
 import { currentSnapshot, streamProgress, viewSnapshots, type StreamProgress } from '../engines/lake-view';
@@ -55,6 +57,26 @@ export function createLambdaActivities(deps: ActivityDeps) {
         .temporal()
         .workflow.getHandle(input.workflowId)
         .executeUpdate(rescale, { args: [input.request] });
+    },
+
+    /**
+     * Waits until a workflow (the lambda's speed layer, told to cancel) has ended, heartbeating:
+     * a lambda pipeline is over only once its stream has stopped (its final savepoint taken, its
+     * Flink job gone, its grant released). A workflow that is already gone counts as ended.
+     */
+    async awaitWorkflowEnd(input: { workflowId: string }): Promise<{ status: string }> {
+      if (!deps.temporal) throw new Error('awaitWorkflowEnd needs a Temporal client in the activity dependencies');
+      const handle = deps.temporal().workflow.getHandle(input.workflowId);
+      const ctx = Context.current();
+      for (;;) {
+        const described = await handle.describe().catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        });
+        if (!described || described.status.name !== 'RUNNING') return { status: described?.status.name ?? 'NOT_FOUND' };
+        ctx.heartbeat({ status: described.status.name });
+        await ctx.sleep(1000);
+      }
     },
 
     /**

@@ -1,77 +1,166 @@
-import { Client, Connection } from '@temporalio/client';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { parseEnv } from '../config/env';
-import { SluiceKind, SluicePipeline } from '../lib/search-attributes';
+import { parseEnv, poolTaskQueue, type Env } from '../config/env';
+import { createKafkaClient, ensureTopic, produceJson } from '../engines/kafka';
+import { streamProgress, viewRows, viewSnapshots } from '../engines/lake-view';
+import { withSession } from '../engines/spark-connect-step';
+import { sparkTableName } from '../lib/lake-catalog';
+import { definePipeline, type LambdaPipelineSpec } from '../lib/pipelines';
+import { until } from '../lib/poll';
+import { SluiceKind, SluicePipeline, SluicePool } from '../lib/search-attributes';
+import { pageViewsLambda } from '../pipelines/page-views-lambda';
 import { localSparkDefaults } from '../stack/install';
-import { stackUp } from '../stack/stack';
 import { URLS } from '../stack/services';
+import { stackUp } from '../stack/stack';
 import { connectionOptions } from '../workers/connection';
+import { depsFromEnv } from '../workers/deps';
 import { createSluiceWorker } from '../workers/worker';
-import { helloPipelineWorkflow } from '../workflows';
-import { parsePositiveInt } from './stack';
+import { lambdaPipelineWorkflow, poolSchedulerWorkflow, poolWorkflowId } from '../workflows';
+import { lambdaStatus, lambdaWorkflowId, streamWorkflowId, type LambdaStatus } from '../workflows/messages';
+import { demoTraffic } from './demo-traffic';
+import { viewPartitions } from './lambda';
 
 const say = (msg: string) => process.stderr.write(`sluice: ${msg}\n`);
+const HOUR = 3_600_000;
+/**
+ * The demo's pool: room for the stream (1 slot) and two batch partitions at once. One per task
+ * queue: a pool is served by the workers of its queue, and the demo's worker serves its own.
+ */
+const demoPool = (env: Env) => `demo-${env.SLUICE_TASK_QUEUE.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63);
 
+/**
+ * `sluice demo`: the main job on the local stack. A lambda pipeline over three hours of generated
+ * page views (several users and pages, records out of order and late): Flink's speed layer, Spark's
+ * batch partitions through one pool, a check of each partition (one deliberately corrupted and then
+ * repaired, one whose late records the stream dropped), and the merged view with its provenance.
+ */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('bring the local stack up and run the hello pipeline through every engine')
-    .option('--events <n>', 'demo events to produce', parsePositiveInt, 500)
-    .action(async (opts: { events: number }) => {
+    .description(
+      'bring the local stack up and run a lambda pipeline through Kafka, Flink and Spark; print its merged view',
+    )
+    .option('--seed <n>', 'seed of the generated traffic', (v) => Number(v), 1)
+    .option('--json', 'print the result as one JSON object (the view, the partitions, the checks, the links)')
+    .action(async (opts: { seed: number; json?: boolean }) => {
       const env = parseEnv();
       // The SDK's INFO lines (worker state changes) would bury the demo's own output.
       Runtime.install({ logger: new DefaultLogger('WARN') });
       await stackUp({ say });
-      const runId = `demo-${Date.now().toString(36)}`;
-      const workflowId = `hello/${runId}`;
+      const run = Date.now().toString(36);
+      const name = `demo-${run}`;
+      // Three hours of event time ending two days ago (any past hours do: the pipeline is new each run).
+      const start = Math.floor(Date.now() / HOUR) * HOUR - 48 * HOUR;
+      const traffic = demoTraffic(start, opts.seed);
+      const spec: LambdaPipelineSpec = definePipeline({
+        ...pageViewsLambda,
+        name,
+        source: { ...pageViewsLambda.source, topic: `demo-views-${run}` },
+        batch: { ...pageViewsLambda.batch, pool: demoPool(env) },
+        stream: {
+          ...pageViewsLambda.stream,
+          pool: demoPool(env),
+          checkpointInterval: '2 seconds',
+          idleTimeout: '1 second',
+        },
+        schedule: { start: traffic.partitions[0], end: traffic.partitions[2] },
+      });
+
+      // The spec as a file, for `sluice view` and `sluice run` after the demo (it is not registered).
+      const specFile = path.join(path.dirname(env.SLUICE_LAKE), 'demo', `${name}.json`);
+      fs.mkdirSync(path.dirname(specFile), { recursive: true });
+      fs.writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`);
       say(`starting a worker on task queue ${env.SLUICE_TASK_QUEUE}`);
       const { worker, connection: workerConnection } = await createSluiceWorker({
         env,
         sparkDefaults: localSparkDefaults(env),
       });
       const connection = await Connection.connect(connectionOptions(env));
+      const kafka = createKafkaClient(env.SLUICE_KAFKA_BROKERS);
+      const deps = depsFromEnv(env, localSparkDefaults(env));
       try {
         const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-        say(
-          `running ${workflowId}: watch it at ${URLS.temporalUi}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}`,
-        );
-        const result = await worker.runUntil(
-          client.workflow.execute(helloPipelineWorkflow, {
+        const status = await worker.runUntil(async () => {
+          await ensurePool(client, env);
+          await ensureTopic(kafka, spec.source.topic, 1);
+          await produceJson(kafka, spec.source.topic, traffic.phaseA);
+          say(
+            `produced ${traffic.phaseA.length} page views to ${spec.source.topic} (${traffic.partitions[0]} and ${traffic.partitions[1]} up to :20)`,
+          );
+          const workflowId = lambdaWorkflowId(name);
+          const handle = await client.workflow.start(lambdaPipelineWorkflow, {
             taskQueue: env.SLUICE_TASK_QUEUE,
             workflowId,
-            args: [{ runId, events: opts.events }],
+            args: [{ pipeline: spec, pollMs: 1000, faults: { corruptBatch: [traffic.partitions[0]] } }],
             typedSearchAttributes: [
-              { key: SluicePipeline, value: 'hello' },
-              { key: SluiceKind, value: 'demo' },
+              { key: SluicePipeline, value: name },
+              { key: SluiceKind, value: 'lambda' },
+              { key: SluicePool, value: demoPool(env) },
             ],
-            staticSummary: `hello pipeline: ${opts.events} events through Kafka, Spark and Flink`,
-          }),
-        );
-        const table = new Table({
-          head: ['user', 'batch events', 'batch total', 'stream events', 'stream total'],
-          ...plain(),
+            staticSummary: `demo: lambda pipeline ${name} over ${traffic.partitions.join(', ')}`,
+          });
+          say(`started ${workflowId}: ${workflowUrl(env, workflowId)}`);
+
+          // Late records are late only once the stream has fired their window: wait for its commit.
+          const streamTable = sparkTableName(name, 'stream');
+          await until(
+            'the stream layer to commit the first window of the second hour',
+            async () => {
+              const p = await withSession(deps.sparkConnect, (c, s) =>
+                streamProgress({ client: c, sessionId: s }, streamTable),
+              );
+              return (p.watermarkMs ?? 0) >= traffic.lateWindowStart + 15 * 60_000 ? true : undefined;
+            },
+            { timeoutMs: 300_000, intervalMs: 1000 },
+          );
+          await produceJson(kafka, spec.source.topic, traffic.phaseB);
+          say(
+            `produced ${traffic.phaseB.length} more, ${traffic.late.length} of them late for the window ${new Date(traffic.lateWindowStart).toISOString()}`,
+          );
+
+          let last = '';
+          await until(
+            `${workflowId} to publish every partition`,
+            async () => {
+              const s = await handle.query(lambdaStatus);
+              const line = s.partitions.map((p) => `${p.partition.slice(11)}h ${p.phase}`).join(' | ');
+              if (line && line !== last) say((last = line));
+              const described = await handle.describe();
+              return described.status.name === 'RUNNING' ? undefined : s;
+            },
+            { timeoutMs: 600_000, intervalMs: 1000 },
+          );
+          await handle.result();
+          return handle.query(lambdaStatus);
         });
-        for (const [i, b] of result.batch.rows.entries()) {
-          const s = result.stream.rows[i];
-          table.push([b.user, b.events, b.total, s?.events ?? '-', s?.total ?? '-']);
+
+        const merged = sparkTableName(name, 'merged');
+        const { snaps, rows } = await withSession(deps.sparkConnect, async (c, s) => ({
+          snaps: await viewSnapshots({ client: c, sessionId: s }, merged),
+          rows: await viewRows({ client: c, sessionId: s }, { table: merged, limit: 1000 }),
+        }));
+        const current = snaps.at(-1);
+        const partitions = viewPartitions(current, { from: traffic.partitions[0], to: traffic.partitions[2] }, 'hour');
+        const links = {
+          workflow: workflowUrl(env, lambdaWorkflowId(name)),
+          stream: workflowUrl(env, streamWorkflowId(name)),
+          flink: URLS.flink,
+          sparkConnect: URLS.sparkConnectUi,
+          sparkHistory: URLS.sparkHistory,
+        };
+        if (opts.json) {
+          process.stdout.write(
+            `${JSON.stringify({ pipeline: name, spec: specFile, topic: spec.source.topic, view: { table: merged, snapshot: current?.snapshotId, snapshots: snaps.length, partitions, rows }, status, links })}\n`,
+          );
+          return;
         }
-        process.stdout.write(`${table.toString()}\n`);
         process.stdout.write(
-          [
-            `Kafka topic:  ${result.topic} offsets ${JSON.stringify(result.offsets.from)}..${JSON.stringify(result.offsets.to)}`,
-            `Spark app:    ${result.batch.applicationId} (${URLS.sparkConnectUi}) wrote ${result.batch.table} (snapshot ${result.batch.snapshotId})`,
-            `Flink job:    ${result.stream.jobId} (${URLS.flink}/#/job/completed/${result.stream.jobId}/overview) wrote topic ${result.stream.topic}`,
-            `Workflow:     ${URLS.temporalUi}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}`,
-            result.agree
-              ? 'Batch (Spark) and stream (Flink) agree.'
-              : 'MISMATCH: batch (Spark) and stream (Flink) differ.',
-            'The stack keeps running for you to explore; stop it with: ./sluice stack down',
-            '',
-          ].join('\n'),
+          render(name, specFile, merged, current?.snapshotId, snaps.length, partitions, rows, status, links),
         );
-        if (!result.agree) process.exitCode = 1;
       } finally {
         await connection.close();
         await workerConnection.close();
@@ -79,7 +168,100 @@ export function registerDemo(program: Command): void {
     });
 }
 
-/** No colour codes when the output is not a terminal (CI logs, pipes). */
+/** The demo's pool, started if it does not run yet (a second run of the demo reuses it). */
+async function ensurePool(client: Client, env: Env): Promise<void> {
+  const pool = demoPool(env);
+  try {
+    await client.workflow.start(poolSchedulerWorkflow, {
+      taskQueue: poolTaskQueue(env),
+      workflowId: poolWorkflowId(pool),
+      args: [{ name: pool, capacity: { cpu: 4, memoryMb: 8192 }, policy: { kind: 'fifo' } }],
+      typedSearchAttributes: [
+        { key: SluiceKind, value: 'pool' },
+        { key: SluicePool, value: pool },
+      ],
+      staticSummary: `resource pool ${pool} (the demo's): admission control (fifo)`,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}
+
+const workflowUrl = (env: Env, id: string) =>
+  `${URLS.temporalUi}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(id)}`;
+
+function render(
+  name: string,
+  specFile: string,
+  table: string,
+  snapshot: string | undefined,
+  snapshots: number,
+  partitions: ReturnType<typeof viewPartitions>,
+  rows: Record<string, unknown>[],
+  status: LambdaStatus,
+  links: Record<string, string>,
+): string {
+  const style = plain().style;
+  const opts = (head: string[]) => ({ head, ...(style ? { style } : {}) });
+  // The view, one line per window: views (and amount) per page.
+  const pages = [...new Set(rows.map((r) => String(r.page)))].sort();
+  const byWindow = new Map<string, Record<string, string>>();
+  for (const r of rows) {
+    const ws = r.window_start instanceof Date ? r.window_start : new Date(Number(r.window_start));
+    const key = `${String(r.partition)} ${ws.toISOString().slice(11, 16)}`;
+    byWindow.set(key, { ...byWindow.get(key), [String(r.page)]: `${String(r.views)} (${String(r.total_amount)})` });
+  }
+  const view = new Table(opts(['partition', 'window', ...pages]));
+  for (const [key, cells] of byWindow) {
+    const [partition, window] = key.split(' ');
+    view.push([partition!, window!, ...pages.map((p) => cells[p] ?? '')]);
+  }
+  const prov = new Table(opts(['partition', 'served by', 'rows', 'checks, in order', 'batch runs']));
+  const reports: string[] = [];
+  for (const p of partitions) {
+    const st = status.partitions.find((x) => x.partition === p.partition);
+    const checks = st?.checks ?? [];
+    const verdicts = checks.map((c) =>
+      c.consistent
+        ? 'consistent'
+        : `${c.mismatched} mismatched, ${c.missingInStream + c.missingInBatch} one-sided` +
+          (c.lateData?.explained && c.lateData.droppedLateRecords > 0
+            ? ` (all ${c.lateData.difference} missing views are records the stream dropped as late)`
+            : ''),
+    );
+    prov.push([
+      p.partition,
+      p.layer === 'gap'
+        ? `gap: ${p.reason}`
+        : `${p.layer}${p.flagged ? ' (flagged)' : ''}${p.check ? `, ${p.check}` : ''}`,
+      String(p.rows),
+      verdicts.join(' → '),
+      String(st?.batchRuns ?? 0),
+    ]);
+    const report = checks.at(-1)?.report;
+    if (report) reports.push(`  ${p.partition}: ${report}`);
+  }
+  return [
+    `Lambda pipeline ${name}: ${status.state}, batch layer verified up to ${status.highWaterMark ?? '(none)'}`,
+    '',
+    `The merged view ${table} @ snapshot ${snapshot ?? '(none)'} (${snapshots} snapshots, each readable with sluice view --as-of): views (amount) per page`,
+    view.toString(),
+    '',
+    'Per partition: the layer that serves it and what the checks found (the first hour was corrupted on purpose, then recomputed):',
+    prov.toString(),
+    'Check reports (JSON):',
+    ...reports,
+    '',
+    `Temporal UI:   ${links.workflow}`,
+    `Speed layer:   ${links.stream} (Flink ${links.flink})`,
+    `Spark:         ${links.sparkConnect} (batch steps on Spark Connect), history ${links.sparkHistory}`,
+    `Again:         sluice view ${specFile}   ·   sluice status lambda/${name}`,
+    'The stack keeps running for you to explore; stop it with: ./sluice stack down',
+    '',
+  ].join('\n');
+}
+
+/** cli-table3 options: colours only on a terminal (CI logs and pipes get plain text). */
 export function plain(): { style?: { head: string[]; border: string[] } } {
   return process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
 }

@@ -1,6 +1,7 @@
 import type { PipelineSpec } from '../lib/pipelines';
 import { dailyRevenue } from './daily-revenue';
 import { pageViews } from './page-views';
+import { pageViewsLambda } from './page-views-lambda';
 import { pageViewsLive } from './page-views-live';
 
 /** Unknown pipeline name; permanent. */
@@ -12,7 +13,12 @@ export class UnknownPipeline extends Error {
 }
 
 /** The pipelines this deployment runs, by name. Pure: workflow code may import it. */
-export const PIPELINES: Readonly<Record<string, PipelineSpec>> = registry([pageViews, dailyRevenue, pageViewsLive]);
+export const PIPELINES: Readonly<Record<string, PipelineSpec>> = registry([
+  pageViews,
+  dailyRevenue,
+  pageViewsLive,
+  pageViewsLambda,
+]);
 
 /**
  * The registered pipeline called `name`.

@@ -126,6 +126,11 @@ const fakes: Partial<Activities> = {
     return { snapshotId: snapshot, provenance: nextProvenance(input, write, sums), via: 'executed' };
   },
   expireView: async () => ({ snapshots: 1 }),
+  awaitWorkflowEnd: async ({ workflowId }) => {
+    const h = env.client.workflow.getHandle(workflowId);
+    await h.result().catch(() => undefined);
+    return { status: (await h.describe()).status.name };
+  },
 };
 
 beforeAll(async () => {

@@ -487,9 +487,11 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
   async function stopLayers(req: CancelStream) {
     for (const scope of running.values()) scope.cancel();
     await condition(() => running.size === 0);
+    note(`stopping: ${req.reason ?? 'cancelled'}`);
     await streamHandle()
       .signal(cancelStream, req)
       .catch(() => undefined);
-    note(`stopping: ${req.reason ?? 'cancelled'}`);
+    // Over only once the stream has stopped: its final savepoint taken, its job gone, its grant released.
+    await spark.awaitWorkflowEnd({ workflowId: streamWorkflowId(spec.name) });
   }
 }

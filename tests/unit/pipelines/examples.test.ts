@@ -9,11 +9,13 @@ import {
 import { getPipeline, PIPELINES } from '../../../pipelines';
 import { dailyRevenue } from '../../../pipelines/daily-revenue';
 import { pageViews } from '../../../pipelines/page-views';
+import { pageViewsLambda } from '../../../pipelines/page-views-lambda';
 import { pageViewsLive } from '../../../pipelines/page-views-live';
+import { lambdaKeys, lambdaLayers } from '../../../lib/pipelines/lambda';
 
 describe('example pipelines', () => {
   it('are registered under their names and pass validation (also as JSON)', () => {
-    expect(Object.keys(PIPELINES).sort()).toEqual(['daily-revenue', 'page-views', 'page-views-live']);
+    expect(Object.keys(PIPELINES).sort()).toEqual(['daily-revenue', 'page-views', 'page-views-lambda', 'page-views-live']);
     for (const [name, spec] of Object.entries(PIPELINES)) {
       expect(spec.name).toBe(name);
       expect(parsePipelineSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
@@ -51,6 +53,17 @@ describe('example pipelines', () => {
     expect(columns.slice(1, -1)).toEqual(batchOutputColumns(pageViews)?.map((c) => c.name));
   });
 
+  it('page-views-lambda runs the page-views source on both engines and reads the same topic', () => {
+    expect(pageViewsLambda.kind).toBe('lambda');
+    expect(pageViewsLambda.source).toEqual(pageViews.source);
+    const { stream, batch } = lambdaLayers(pageViewsLambda);
+    expect(stream.transform).toEqual(batch.transform);
+    expect(stream.sink).toEqual({ lake: true, late: true });
+    // The check matches windows and pages, and explains late records by the view count.
+    expect(lambdaKeys(pageViewsLambda)).toEqual(['window_start', 'page']);
+    expect(pageViewsLambda.transform.aggregates[0]).toEqual({ fn: 'count', as: 'views' });
+  });
+
   it('every lake source reads a registered pipeline, with the schema that pipeline writes', () => {
     const lakeSourced = Object.values(PIPELINES).filter((spec) => spec.source.kind === 'lake');
     expect(lakeSourced.map((s) => s.name)).toEqual(['daily-revenue']);
@@ -83,10 +96,10 @@ describe('getPipeline', () => {
 
   it('names the known pipelines for an unknown name, including inherited property names', () => {
     expect(() => getPipeline('pageviews')).toThrow(
-      'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-live)',
+      'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-lambda, page-views-live)',
     );
     expect(() => getPipeline('constructor')).toThrow(
-      'unknown pipeline "constructor" (known: daily-revenue, page-views, page-views-live)',
+      'unknown pipeline "constructor" (known: daily-revenue, page-views, page-views-lambda, page-views-live)',
     );
     try {
       getPipeline('x');
