@@ -13,7 +13,7 @@ interface CheckOptions {
   batch: string;
   stream: string;
   keys: string;
-  tolerance: string[];
+  tolerance?: string[];
   ignore?: string;
   countColumn?: string;
   droppedLate?: number;
@@ -21,7 +21,7 @@ interface CheckOptions {
   json?: boolean;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);
@@ -52,7 +52,6 @@ export function registerCheck(program: Command): void {
       '--tolerance <col=abs:x,col=rel:y>',
       'per-column tolerance: abs:x accepts |a-b| <= x, rel:y accepts |a-b| <= y*max(|a|,|b|) (repeatable)',
       collect,
-      [],
     )
     .option('--ignore <c1,c2>', 'shared columns not to compare')
     .option('--count-column <col>', "late data: the column holding each row's record count")
@@ -71,7 +70,7 @@ async function check(opts: CheckOptions): Promise<CheckReport> {
     throw new UsageError('--count-column and --dropped-late go together (the late-data explanation needs both)');
   }
   try {
-    const tolerances: Tolerance[] = opts.tolerance.flatMap((t) => parseTolerances(t, '--tolerance'));
+    const tolerances: Tolerance[] = (opts.tolerance ?? []).flatMap((t) => parseTolerances(t, '--tolerance'));
     return await checkParquet({
       batch: { path: opts.batch },
       stream: { path: opts.stream },
