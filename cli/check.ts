@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { checkParquet } from '../engines/consistency-check';
 import { CheckInputError, parseTolerances, type CheckReport, type SampleKey, type Tolerance } from '../lib/consistency';
 import { UsageError } from './errors';
+import { plain } from './demo';
 
 interface CheckOptions {
   batch: string;
@@ -95,10 +96,9 @@ const formatKey = (k: SampleKey) =>
     .join(' ');
 
 /** No colour codes when the output is not a terminal (as the other commands' tables). */
-const plainStyle = () => (process.stdout.isTTY ? {} : { style: { head: [], border: [] } });
 
 /** The human summary: verdict, counts, mismatches per column, sample keys, late data. */
-export function renderReport(r: CheckReport, style = plainStyle()): string {
+export function renderReport(r: CheckReport, style = plain()): string {
   const lines = [
     `${r.consistent ? 'consistent' : 'NOT consistent'}: batch ${r.rows.batch} rows, stream ${r.rows.stream} rows, ` +
       `keys ${r.keys.join(', ')}${r.pass === 'deduplicated' ? ' (duplicate keys: sides grouped by key)' : ''}`,
