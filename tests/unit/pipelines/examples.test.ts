@@ -15,7 +15,12 @@ import { lambdaKeys, lambdaLayers } from '../../../lib/pipelines/lambda';
 
 describe('example pipelines', () => {
   it('are registered under their names and pass validation (also as JSON)', () => {
-    expect(Object.keys(PIPELINES).sort()).toEqual(['daily-revenue', 'page-views', 'page-views-lambda', 'page-views-live']);
+    expect(Object.keys(PIPELINES).sort()).toEqual([
+      'daily-revenue',
+      'page-views',
+      'page-views-lambda',
+      'page-views-live',
+    ]);
     for (const [name, spec] of Object.entries(PIPELINES)) {
       expect(spec.name).toBe(name);
       expect(parsePipelineSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
