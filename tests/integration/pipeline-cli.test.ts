@@ -51,7 +51,10 @@ async function startedSince(since: Date): Promise<string[]> {
 }
 
 test.each([
-  [['run', 'pageviews'], 'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-live)'],
+  [
+    ['run', 'pageviews'],
+    'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-lambda, page-views-live)',
+  ],
   [['run', 'tests/fixtures/bad-pipeline.json'], 'batch.resources.cpu: expected a positive number'],
   [['run', 'tests/fixtures/bad-pipeline.json'], 'transform.aggregates[0].column: unknown column "amout"'],
   [['run', 'tests/fixtures/no-such-file.json'], 'tests/fixtures/no-such-file.json: ENOENT'],
