@@ -6,9 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { demoTraffic, type DemoEvent } from '../../cli/demo-traffic';
-import { partitionBounds, partitionOf } from '../../lib/pipelines';
+import { demoTraffic } from '../../cli/demo-traffic';
+import { partitionBounds } from '../../lib/pipelines';
 import type { LambdaStatus } from '../../workflows/messages';
+import { pageViewTotals } from '../helpers/page-views';
 
 jest.setTimeout(600_000);
 const ROOT = path.join(__dirname, '..', '..');
@@ -26,30 +27,6 @@ function runDemo(args: string[]): Promise<{ code: number | null; stdout: string;
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     proc.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-/** Views and amount per 15-minute window and page of the events in `partitions`. */
-function batchOf(events: DemoEvent[], partitions: string[]) {
-  const rows = new Map<
-    string,
-    { partition: string; window_start: number; page: string; views: number; total_amount: number }
-  >();
-  for (const e of events) {
-    const partition = partitionOf('hour', e.ts);
-    if (!partitions.includes(partition)) continue;
-    const start = e.ts - (e.ts % 900_000);
-    const r = rows.get(`${start}|${e.page}`) ?? {
-      partition,
-      window_start: start,
-      page: e.page,
-      views: 0,
-      total_amount: 0,
-    };
-    r.views += 1;
-    r.total_amount += e.amount;
-    rows.set(`${start}|${e.page}`, r);
-  }
-  return [...rows.values()].sort((a, b) => a.window_start - b.window_start || a.page.localeCompare(b.page));
 }
 
 test('sluice demo runs a lambda pipeline to its end and prints the merged view, the checks and the links', async () => {
@@ -75,7 +52,7 @@ test('sluice demo runs a lambda pipeline to its end and prints the merged view, 
     views: r.views,
     total_amount: r.total_amount,
   }));
-  expect(rows).toEqual(batchOf([...traffic.phaseA, ...traffic.phaseB], partitions));
+  expect(rows).toEqual(pageViewTotals([...traffic.phaseA, ...traffic.phaseB], partitions));
 
   const [p0, p1, p2] = partitions.map((p) => out.status.partitions.find((x) => x.partition === p)!);
   expect(out.status.state).toBe('COMPLETED');

@@ -20,12 +20,13 @@ import { viewSnapshots } from '../../engines/lake-view';
 import { withSession } from '../../engines/spark-connect-step';
 import { sparkTableName } from '../../lib/lake-catalog';
 import { viewChecksumQuery } from '../../lib/lambda-view';
-import { definePipeline, partitionOf, type LambdaPipelineSpec } from '../../lib/pipelines';
+import { definePipeline, type LambdaPipelineSpec } from '../../lib/pipelines';
 import { mergedColumns } from '../../lib/pipelines/lambda';
 import { until } from '../../lib/poll';
 import { lambdaPipelineWorkflow, poolSchedulerWorkflow } from '../../workflows';
 import { lambdaStatus, lambdaWorkflowId, type CheckFigures, type LambdaStatus } from '../../workflows/messages';
 import { sqlRows } from '../helpers/lake';
+import { pageViewTotals } from '../helpers/page-views';
 import { connectTestClient, spawnWorkerProcess, testDeps, testEnv, type WorkerProcess } from '../helpers/worker';
 
 jest.setTimeout(900_000);
@@ -86,25 +87,6 @@ function phaseB(): Event[] {
     ev(T0 + 3 * HOUR + 10_000, '/home', 1),
     ev(T0 + 3 * HOUR + 20 * MIN, '/home', 1),
   ];
-}
-
-/** The batch computation by hand: views and total amount per 15-minute window and page, per partition. */
-function expectedView(events: Event[], partitions: string[]) {
-  const rows = new Map<
-    string,
-    { partition: string; window_start: number; page: string; views: number; total_amount: number }
-  >();
-  for (const e of events) {
-    const partition = partitionOf('hour', e.ts);
-    if (!partitions.includes(partition)) continue;
-    const start = e.ts - (e.ts % (15 * MIN));
-    const key = `${start}|${e.page}`;
-    const r = rows.get(key) ?? { partition, window_start: start, page: e.page, views: 0, total_amount: 0 };
-    r.views += 1;
-    r.total_amount += e.amount;
-    rows.set(key, r);
-  }
-  return [...rows.values()].sort((a, b) => a.window_start - b.window_start || a.page.localeCompare(b.page));
 }
 
 const spec: LambdaPipelineSpec = definePipeline({
@@ -265,6 +247,7 @@ describe('a lambda pipeline over a known event set', () => {
               mixed.push(`${current.snapshotId}/${p}`);
           }
         }
+        // Not a wait for a state: the poll interval of a reader that runs beside the pipeline until it ends.
         await new Promise((r) => setTimeout(r, 300));
       }
     })();
@@ -293,7 +276,7 @@ describe('a lambda pipeline over a known event set', () => {
       deps,
       `SELECT partition, unix_millis(window_start) AS window_start, page, views, total_amount FROM ${sparkTableName(name, 'merged')} ORDER BY window_start, page`,
     );
-    expect(rows).toEqual(expectedView(events, P));
+    expect(rows).toEqual(pageViewTotals(events, P));
   });
 
   test('the corrupted partition was repaired, the late one flagged and explained, the empty one verified', async () => {
@@ -377,12 +360,12 @@ describe('sluice view', () => {
         p.check,
       ]),
     ).toEqual([
-      [P[0], 'batch', expectedView(events, [P[0]!]).length, 'repaired'],
-      [P[1], 'batch', expectedView(events, [P[1]!]).length, 'inconsistent'],
+      [P[0], 'batch', pageViewTotals(events, [P[0]!]).length, 'repaired'],
+      [P[1], 'batch', pageViewTotals(events, [P[1]!]).length, 'inconsistent'],
       [P[2], 'gap', 0, 'consistent'],
     ]);
     expect(view.gaps).toEqual([{ partition: P[2], reason: expect.stringMatching(/^verified empty/) }]);
-    expect(view.rows).toHaveLength(expectedView(events, P).length);
+    expect(view.rows).toHaveLength(pageViewTotals(events, P).length);
   });
 
   test('--as-of reads an earlier snapshot: before the first publication, the stream layer served every partition', async () => {
@@ -446,7 +429,7 @@ describe('the consistency check on the lake', () => {
       );
     const local = await check(1_000_000, 10);
     const onSpark = await check(0, 11);
-    const rowsOf = expectedView(events, [P[0]!]).length;
+    const rowsOf = pageViewTotals(events, [P[0]!]).length;
     for (const figures of [local, onSpark]) {
       expect(figures).toMatchObject({
         consistent: false,
