@@ -17,7 +17,7 @@ import { queryRows, withSession } from '../engines/spark-connect-step';
 import type { CheckReport } from '../lib/consistency/report';
 import { runCheck, type RunCheckInput } from '../lib/consistency/run';
 import type { Tolerance } from '../lib/consistency/tolerance';
-import { sparkTableName } from '../lib/lake-catalog';
+import { sparkTableName, type LakeLayer } from '../lib/lake-catalog';
 import { PARTITION_COLUMN, sqlString } from '../lib/spark-step';
 import type { CheckFigures } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
@@ -36,6 +36,20 @@ export interface LambdaCheckInput {
   countColumn?: string;
   /** 1 for the first check of the partition, 2 after a recompute. */
   attempt: number;
+  /**
+   * The two sides, when they are not the pipeline's batch and stream layers: e.g. a Kappa
+   * reprocess compares the new stream generation's table ("batch" side, the candidate) with the
+   * serving one's. @default the pipeline's `batch` and `stream` tables
+   */
+  tables?: { batch: LakeTable; stream: LakeTable };
+  /** The report's file name, without `.json`. @default `check-<attempt>` */
+  reportName?: string;
+}
+
+/** A pipeline's table of a lake layer: `lake.<pipeline>.<layer>`. */
+export interface LakeTable {
+  pipeline: string;
+  layer: LakeLayer;
 }
 
 /** Columns of the lake tables that are not values to compare: the partition (equal by construction) and the stream's firing watermark. */
@@ -45,8 +59,14 @@ export function createLambdaCheckActivities(deps: ActivityDeps) {
   return {
     /** Checks one partition of a lambda pipeline and keeps its report; answers the report's figures. */
     async checkLambdaPartition(input: LambdaCheckInput): Promise<CheckFigures> {
-      const batch = sparkTableName(input.pipeline, 'batch');
-      const stream = sparkTableName(input.pipeline, 'stream');
+      const batch = sparkTableName(
+        input.tables?.batch.pipeline ?? input.pipeline,
+        input.tables?.batch.layer ?? 'batch',
+      );
+      const stream = sparkTableName(
+        input.tables?.stream.pipeline ?? input.pipeline,
+        input.tables?.stream.layer ?? 'stream',
+      );
       const { report, engine } = await withSession(deps.sparkConnect, async (client, sessionId) => {
         const session = { client, sessionId };
         const batchFiles = await partitionFiles(session, {
@@ -102,7 +122,13 @@ export function createLambdaCheckActivities(deps: ActivityDeps) {
         };
         return { engine: 'spark' as const, report: await runCheck(exec, request) };
       });
-      const file = path.join(deps.lake, 'checks', input.pipeline, input.partition, `check-${input.attempt}.json`);
+      const file = path.join(
+        deps.lake,
+        'checks',
+        input.pipeline,
+        input.partition,
+        `${input.reportName ?? `check-${input.attempt}`}.json`,
+      );
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, `${JSON.stringify({ ...input, report }, null, 2)}\n`);
       return figuresOf(report, file, engine);

@@ -28,14 +28,19 @@ export interface ViewCommitInput {
   /** Deterministic per workflow run and commit: the commit records it, a retry finds it. */
   stepName: string;
   columns: OutputColumn[];
-  /** What the commit copies: `layer` and `snapshotId` of the source; the table is the pipeline's layer. */
-  write: Omit<ViewWrite, 'source'>;
+  /**
+   * What the commit copies: `layer` and `snapshotId` of the source; the table is the layer's table
+   * of `write.pipeline` (a Kappa generation's) or else of the view's own pipeline.
+   */
+  write: Omit<ViewWrite, 'source'> & { pipeline?: string };
   /** The view's provenance before this commit. */
   provenance: ViewProvenance;
   /** For a batch publication: the check's verdict and report, recorded with the partition. */
   published?: Pick<PartitionProvenance, 'check' | 'report' | 'flagged'>;
   /** The high-water mark after this commit. */
   highWaterMark?: string;
+  /** Top-level provenance to record with this commit (a Kappa pipeline's serving generation). */
+  annotate?: Pick<ViewProvenance, 'generation'>;
 }
 
 export interface ViewCommitResult {
@@ -118,7 +123,11 @@ export function createLambdaActivities(deps: ActivityDeps) {
      * commit wrote, computed on the pinned source) in the snapshot summary.
      */
     async commitView(input: ViewCommitInput): Promise<ViewCommitResult> {
-      const write: ViewWrite = { ...input.write, source: sparkTableName(input.pipeline, input.write.layer) };
+      const { pipeline: sourcePipeline, ...covers } = input.write;
+      const write: ViewWrite = {
+        ...covers,
+        source: sparkTableName(sourcePipeline ?? input.pipeline, input.write.layer),
+      };
       const table = sparkTableName(input.pipeline, 'merged');
       const sums = await withSession(deps.sparkConnect, (client, sessionId) =>
         queryRows(client, sessionId, viewChecksumQuery(write, input.columns)),
@@ -159,7 +168,7 @@ export function createLambdaActivities(deps: ActivityDeps) {
  * from the view, and so from its provenance).
  */
 export function nextProvenance(
-  input: Pick<ViewCommitInput, 'provenance' | 'published' | 'highWaterMark'>,
+  input: Pick<ViewCommitInput, 'provenance' | 'published' | 'highWaterMark' | 'annotate'>,
   write: ViewWrite,
   sums: Record<string, unknown>[],
 ): ViewProvenance {
@@ -191,8 +200,10 @@ export function nextProvenance(
     };
   }
   const highWaterMark = input.highWaterMark ?? input.provenance.highWaterMark;
+  const generation = input.annotate?.generation ?? input.provenance.generation;
   return {
     ...(highWaterMark !== undefined ? { highWaterMark } : {}),
+    ...(generation !== undefined ? { generation } : {}),
     streamSnapshot: write.layer === 'stream' ? write.snapshotId : input.provenance.streamSnapshot,
     partitions: Object.fromEntries(Object.entries(partitions).sort(([a], [b]) => a.localeCompare(b))),
   };

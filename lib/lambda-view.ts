@@ -37,6 +37,8 @@ export interface ViewProvenance {
   highWaterMark?: string;
   /** The stream layer's snapshot the stream partitions were copied from. */
   streamSnapshot?: string;
+  /** A Kappa pipeline's view: the stream generation it serves (docs/kappa.md). */
+  generation?: number;
   partitions: Record<string, PartitionProvenance>;
 }
 

@@ -8,18 +8,17 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   isCancellation,
-  ParentClosePolicy,
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
 import type { CheckVerdict, ViewProvenance } from '../../lib/lambda-view';
+import { startStreamLayer, streamLayer } from '../sdk/layers';
+import { ServingView } from '../sdk/view';
 import { parseDuration, parsePipelineSpec, type LambdaPipelineSpec, type PipelineSpec } from '../../lib/pipelines';
 import {
   highWaterMark,
@@ -47,7 +46,6 @@ import {
   type RescaleResult,
   type StreamEvent,
 } from '../messages';
-import { streamingPipelineWorkflow } from '../stream/stream-pipeline';
 
 /** What a lambda pipeline carries from one run to the next (continue-as-new). */
 export interface LambdaCarry {
@@ -129,7 +127,6 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
   const columns = mergedColumns(spec);
   const keys = lambdaKeys(spec);
   const pollMs = input.pollMs ?? parseDuration(spec.stream.checkpointInterval)!.ms;
-  const { workflowId } = workflowInfo();
   const carry: LambdaCarry = input.carry ?? {
     nextToClose: spec.schedule.start,
     partitions: {},
@@ -230,7 +227,7 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
         wake = true;
       });
   };
-  const streamHandle = () => getExternalWorkflowHandle(streamWorkflowId(spec.name));
+  const speed = streamLayer(streamWorkflowId(spec.name), spec.name);
   const batchHandles = () => [...running.keys()].map((p) => getExternalWorkflowHandle(batchWorkflowId(spec.name, p)));
 
   setHandler(lambdaStatus, status);
@@ -238,9 +235,7 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
     if (carry.paused) return;
     carry.paused = true;
     wake = true;
-    void streamHandle()
-      .signal(pause)
-      .catch(() => undefined);
+    speed.pause().catch(() => undefined);
     for (const h of batchHandles()) void h.signal(pause).catch(() => undefined);
     note('pause requested: the stream pauses with a savepoint, batch runs finish their step and wait');
   });
@@ -248,9 +243,7 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
     if (!carry.paused) return;
     carry.paused = false;
     wake = true;
-    void streamHandle()
-      .signal(resume)
-      .catch(() => undefined);
+    speed.resume().catch(() => undefined);
     for (const h of batchHandles()) void h.signal(resume).catch(() => undefined);
     note('resumed');
   });
@@ -269,9 +262,7 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
     }
     wake = true;
   });
-  setHandler(rescale, async (req): Promise<RescaleResult> =>
-    quick.rescaleStream({ workflowId: streamWorkflowId(spec.name), request: req }),
-  );
+  setHandler(rescale, (req): Promise<RescaleResult> => speed.rescale(req.parallelism, req.timeoutMs));
 
   /** After a batch run: the check, then a recompute (once) or the partition ready to publish. */
   const afterBatch = async (done: (typeof finished)[number]) => {
@@ -329,30 +320,9 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
     }
   };
 
-  const commitView = async (
-    write: {
-      layer: 'batch' | 'stream';
-      snapshotId: string;
-      partition?: string;
-      after?: string;
-      from?: string;
-      to?: string;
-    },
-    extra: { published?: { check: CheckVerdict; report?: string; flagged?: boolean }; highWaterMark?: string } = {},
-  ) => {
-    carry.commits += 1;
-    const result = await spark.commitView({
-      pipeline: spec.name,
-      stepName: `${workflowId}#${workflowInfo().firstExecutionRunId}#view#${carry.commits}`,
-      columns,
-      write,
-      provenance: carry.provenance,
-      ...extra,
-    });
-    carry.provenance = result.provenance;
-    if (result.snapshotId) carry.viewSnapshot = result.snapshotId;
-    return result;
-  };
+  // The serving view's writer state lives in the carry (provenance, commit count, snapshot).
+  const view = new ServingView(spec.name, columns, carry);
+  const commitView = view.commit.bind(view);
 
   /** Publishes ready partitions in order from the high-water mark on: each one commit of its batch rows. */
   const publishReady = async () => {
@@ -382,25 +352,20 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
   try {
     // ---- the speed layer: the pipeline's streaming child, kept across continue-as-new
     if (!carry.streamStarted) {
-      try {
-        await startChild(streamingPipelineWorkflow, {
-          workflowId: streamWorkflowId(spec.name),
-          args: [{ pipeline: layers.stream }],
-          // The stream outlives each run of this workflow (continue-as-new closes the run); a
-          // cancel of the lambda pipeline cancels it explicitly.
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-        });
-        note(`speed layer started as ${streamWorkflowId(spec.name)}`);
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        note(`speed layer ${streamWorkflowId(spec.name)} already runs: adopted`);
-      }
+      // The stream outlives each run of this workflow (continue-as-new closes the run); a cancel
+      // of the lambda pipeline stops it explicitly.
+      const started = await startStreamLayer(layers.stream);
+      note(
+        started.adopted
+          ? `speed layer ${started.workflowId} already runs: adopted`
+          : `speed layer started as ${started.workflowId}`,
+      );
       carry.streamStarted = true;
     }
     setState(carry.paused ? 'PAUSED' : 'RUNNING', 'layers started');
 
     while (!cancelRequest) {
-      const progress = await quick.lambdaStreamProgress({ pipeline: spec.name });
+      const progress = await speed.progress();
       watermarkMs = progress.watermarkMs;
       streamSnapshot = progress.snapshotId ?? streamSnapshot;
 
@@ -488,10 +453,6 @@ export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promis
     for (const scope of running.values()) scope.cancel();
     await condition(() => running.size === 0);
     note(`stopping: ${req.reason ?? 'cancelled'}`);
-    await streamHandle()
-      .signal(cancelStream, req)
-      .catch(() => undefined);
-    // Over only once the stream has stopped: its final savepoint taken, its job gone, its grant released.
-    await spark.awaitWorkflowEnd({ workflowId: streamWorkflowId(spec.name) });
+    await speed.stop(req);
   }
 }
