@@ -122,6 +122,23 @@ export default tseslint.config(
     files: [`${folder}/**/*.ts`],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', options] },
   })),
+  // Users' workflow code (the examples run by `sluice worker --workflows`): the sandbox's rules,
+  // and Sluice reached only through its building blocks, `sluice/workflow`.
+  {
+    files: ['pipelines/workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: sandboxPaths,
+          patterns: [
+            nodeBuiltins,
+            { regex: '^\\.\\./', message: "Workflow code outside Sluice imports Sluice from 'sluice/workflow'." },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {

@@ -1,7 +1,10 @@
 /**
  * How Sluice's workflow code is bundled, for every worker, test and benchmark alike.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { bundleWorkflowCode, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { userWebpackHook, userWorkflowFiles, writeUserEntry } from './user-workflows';
 
 /**
  * Modules evaluated once per worker thread and shared by all workflow runs (with
@@ -21,7 +24,17 @@ const noop = () => undefined;
 /** The bundler reports its progress at INFO; only its errors matter to Sluice's callers. */
 export const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
 
-/** Bundles Sluice's workflow code once, for every worker that runs it (workers, tests, benchmarks). */
-export function bundleSluiceWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ ...sluiceBundleOptions(), logger: quietBundlerLogger });
+/**
+ * Bundles Sluice's workflow code once, for every worker that runs it (workers, tests, benchmarks);
+ * with `userWorkflows` (files or folders), the users' workflows too, in the same bundle.
+ */
+export function bundleSluiceWorkflows(userWorkflows: readonly string[] = []): Promise<WorkflowBundleWithSourceMap> {
+  if (userWorkflows.length === 0) return bundleWorkflowCode({ ...sluiceBundleOptions(), logger: quietBundlerLogger });
+  const entry = writeUserEntry(require.resolve('../workflows'), userWorkflowFiles(userWorkflows));
+  return bundleWorkflowCode({
+    ...sluiceBundleOptions(),
+    workflowsPath: entry,
+    webpackConfigHook: userWebpackHook(require.resolve('../workflows/sdk')),
+    logger: quietBundlerLogger,
+  }).finally(() => fs.rmSync(path.dirname(entry), { recursive: true, force: true }));
 }

@@ -15,6 +15,8 @@ export interface SluiceWorkerOptions {
   deps?: ActivityDeps;
   /** Spark's client side where the configuration leaves it unset (the CLI: the local stack's). */
   sparkDefaults?: SparkDefaults;
+  /** Users' workflow files or folders, bundled with Sluice's workflows (`sluice worker --workflows`). */
+  userWorkflows?: readonly string[];
 }
 
 /**
@@ -42,7 +44,7 @@ export async function createSluiceWorker(
       opts.deps?.temporal ??
       (() => (client ??= new Client({ connection: lazyConnection(env), namespace: env.TEMPORAL_NAMESPACE }))),
   };
-  const workflowBundle = await bundleSluiceWorkflows();
+  const workflowBundle = await bundleSluiceWorkflows(opts.userWorkflows);
   const activities = createActivities(deps);
   const common = {
     connection,

@@ -59,11 +59,11 @@ export interface WorkerProcess {
 
 /**
  * `sluice worker` for `env` in a process of its own (its output in `<logDir>/worker-<n>.log`), for
- * the tests that SIGKILL a worker mid-step and let another take over.
+ * the tests that SIGKILL a worker mid-step and let another take over. `args` are more of `sluice worker`'s.
  */
-export function spawnWorkerProcess(env: Env, logDir: string, n: number): WorkerProcess {
+export function spawnWorkerProcess(env: Env, logDir: string, n: number, args: string[] = []): WorkerProcess {
   const log = fs.openSync(path.join(logDir, `worker-${n}.log`), 'a');
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), 'worker'], {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), 'worker', ...args], {
     cwd: ROOT,
     env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
     stdio: ['ignore', log, log],
