@@ -9,7 +9,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { SparkConnectClient } from '../engines/spark-connect';
 import { queryRows, withSession } from '../engines/spark-connect-step';
 import { currentSnapshot, streamProgress, viewSnapshots, type StreamProgress } from '../engines/lake-view';
-import { sparkTableName } from '../lib/lake-catalog';
+import { sparkTableName, type LakeLayer } from '../lib/lake-catalog';
 import {
   viewChecksumQuery,
   viewCommitPlan,
@@ -136,6 +136,18 @@ export function createLambdaActivities(deps: ActivityDeps) {
       const plan = viewCommitPlan({ stepName: input.stepName, table, columns: input.columns, write, provenance });
       const { outcome } = await runPlanOnConnect(new SparkConnectClient(deps.sparkConnect), input.stepName, plan);
       return { snapshotId: outcome.commit?.snapshotId, provenance, via: outcome.via };
+    },
+
+    /**
+     * Drops a pipeline's lake tables of these layers with their files (a Kappa generation that
+     * was rejected or whose retention ended). Idempotent: a table already gone is skipped.
+     */
+    async dropLakeTables(input: { pipeline: string; layers: LakeLayer[] }): Promise<{ dropped: string[] }> {
+      const tables = input.layers.map((layer) => sparkTableName(input.pipeline, layer));
+      await withSession(deps.sparkConnect, async (client, sessionId) => {
+        for (const table of tables) await queryRows(client, sessionId, `DROP TABLE IF EXISTS ${table} PURGE`);
+      });
+      return { dropped: tables };
     },
 
     /**

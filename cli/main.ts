@@ -7,7 +7,8 @@ import { registerCheck } from './check';
 import { registerDemo } from './demo';
 import { UsageError } from './errors';
 import { registerLambda } from './lambda';
-import { lambdaPipelineArg, registerPipelines } from './pipelines';
+import { registerKappa } from './kappa';
+import { kappaPipelineArg, lambdaPipelineArg, registerPipelines } from './pipelines';
 import { registerPool } from './pool';
 import { registerWorker } from './worker';
 import { registerStack } from './stack';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPipelines(program);
   registerStreams(program);
   registerLambda(program, lambdaPipelineArg);
+  registerKappa(program, kappaPipelineArg);
   registerCheck(program);
   registerWorker(program);
   return program;

@@ -16,6 +16,7 @@ import {
   partitionsBetween,
   isStreaming,
   type BatchPipelineSpec,
+  type KappaPipelineSpec,
   type LambdaPipelineSpec,
   type PipelineSpec,
 } from '../lib/pipelines';
@@ -44,6 +45,7 @@ import { UsageError } from './errors';
 import { printPool, withClient } from './pool';
 import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';
+import { isKappaId, showKappaStatus, startKappa } from './kappa';
 import { controlLambda, isLambdaId, showLambdaStatus, startLambda } from './lambda';
 import { controlStream, isStreamId, showStreamStatus, startStream } from './streams';
 
@@ -76,6 +78,13 @@ function batchPipelineArg(name: string): BatchPipelineSpec {
     `${spec.name} is a ${spec.kind} pipeline: sluice backfill runs the partitions of a batch pipeline` +
       (spec.kind === 'lambda' ? ' (a lambda pipeline runs its batch partitions itself as they close)' : ''),
   );
+}
+
+/** A pipeline for `reprocess`: a Kappa pipeline. */
+export function kappaPipelineArg(name: string): KappaPipelineSpec {
+  const spec = pipelineArg(name);
+  if (spec.kind === 'kappa') return spec;
+  throw new UsageError(`${spec.name} is a ${spec.kind} pipeline: only kappa pipelines are reprocessed`);
 }
 
 /** A pipeline for `view`: a lambda pipeline (only they have a serving view). */
@@ -137,6 +146,17 @@ export function registerPipelines(program: Command): void {
           return withClient(async (client, env) => {
             await requirePool(client, spec);
             await startLambda(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'lambda') });
+          });
+        }
+        if (spec.kind === 'kappa') {
+          if (opts.partition || opts.fromSavepoint || opts.fromScratch) {
+            throw new UsageError(
+              `--partition/--from-savepoint/--from-scratch: ${spec.name} is a kappa pipeline: sluice reprocess replays it`,
+            );
+          }
+          return withClient(async (client, env) => {
+            await requirePool(client, spec);
+            await startKappa(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'kappa') });
           });
         }
         if (isStreaming(spec)) {
@@ -263,7 +283,7 @@ export function registerPipelines(program: Command): void {
     if (verb === 'cancel') command.option('--no-savepoint', 'cancel a stream without a final savepoint');
     command.action(async (workflowId: string, opts: { wait: boolean; json?: boolean; savepoint?: boolean }) => {
       if (isStreamId(workflowId)) return controlStream(verb, workflowId, opts);
-      if (isLambdaId(workflowId)) return controlLambda(verb, workflowId, opts);
+      if (isLambdaId(workflowId) || isKappaId(workflowId)) return controlLambda(verb, workflowId, opts);
       await withClient(async (client, env) => {
         const type = await runType(client, workflowId);
         if (type !== 'batchPipelineWorkflow' && type !== 'backfillWorkflow') {
@@ -288,6 +308,7 @@ export function registerPipelines(program: Command): void {
     .action(async (workflowId: string, opts: { json?: boolean; wait: boolean }) => {
       if (isStreamId(workflowId)) return showStreamStatus(workflowId, opts);
       if (isLambdaId(workflowId)) return showLambdaStatus(workflowId, opts);
+      if (isKappaId(workflowId)) return showKappaStatus(workflowId, opts);
       await withClient(async (client, env) => {
         const type = await runType(client, workflowId);
         const queue = type === 'poolSchedulerWorkflow' ? 'pools' : 'pipelines';

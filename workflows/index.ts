@@ -21,3 +21,5 @@ export { streamingPipelineWorkflow } from './stream/stream-pipeline';
 export type { StreamCarry, StreamingPipelineInput, StreamingPipelineResult } from './stream/types';
 export { lambdaPipelineWorkflow } from './lambda/lambda-pipeline';
 export type { LambdaCarry, LambdaPipelineInput, LambdaPipelineResult } from './lambda/lambda-pipeline';
+export { kappaPipelineWorkflow } from './kappa/kappa-pipeline';
+export type { KappaCarry, KappaPipelineInput, KappaPipelineResult } from './kappa/kappa-pipeline';

@@ -408,3 +408,78 @@ export interface LambdaStatus {
 }
 /** Same wire name as the other runs' `status`. */
 export const lambdaStatus = defineQuery<LambdaStatus>('status');
+
+// ---- Kappa pipelines (docs/kappa.md) ---------------------------------------------------------------
+
+/** The workflow id of a Kappa pipeline; generation n's stream runs as `stream/<pipeline>` (1) or `stream/<pipeline>-g<n>`. */
+export const kappaWorkflowId = (pipeline: string) => `kappa/${pipeline}`;
+
+/**
+ * A generation's way through a Kappa pipeline: a reprocess starts it `catching-up` (replaying the
+ * source from its earliest offsets), then `checking` against the serving one, then `serving` (the
+ * view switched to it) or `rejected` (stopped, its table dropped). A replaced generation is
+ * `retained` (paused with a savepoint, its table kept: a rollback goes back to it) until `removed`.
+ */
+export type KappaGenerationState = 'catching-up' | 'checking' | 'serving' | 'retained' | 'rejected' | 'removed';
+
+export interface KappaGeneration {
+  generation: number;
+  /** The pipeline name it runs under (its table is `lake.<pipeline>.stream`). */
+  pipeline: string;
+  workflowId: string;
+  state: KappaGenerationState;
+  startedAt: number;
+  /** A reprocess: the serving generation's committed watermark when it was asked for; caught up once past it. */
+  targetMs?: number;
+  /** A reprocess with a changed computation: its transform. */
+  transform?: unknown;
+  force?: boolean;
+  /** The diff against the generation it would replace: per partition, the check's figures. */
+  checks: (CheckFigures & { partition: string })[];
+  /** Why it was rejected, removed or rolled back from. */
+  reason?: string;
+  /** A retained generation is removed at this time (epoch ms). */
+  retainUntil?: number;
+  /** The view snapshot that switched to it. */
+  switchSnapshot?: string;
+}
+
+export interface KappaStatus {
+  pipeline: string;
+  state: LambdaState;
+  paused: boolean;
+  /** The generation the view serves. */
+  serving: number;
+  /** The serving generation's committed watermark (epoch ms) and stream snapshot. */
+  watermarkMs?: number;
+  streamSnapshot?: string;
+  viewSnapshot?: string;
+  generations: KappaGeneration[];
+  events: StreamEvent[];
+  error?: string;
+}
+/** Same wire name as the other runs' `status`. */
+export const kappaStatus = defineQuery<KappaStatus>('status');
+
+export interface ReprocessRequest {
+  /** A changed computation for the new generation (same output columns as the view's). @default the serving one's */
+  transform?: unknown;
+  /** Switch even when the diff finds differences (they are kept in the generation's checks). */
+  force?: boolean;
+}
+export interface ReprocessResult {
+  generation: number;
+  workflowId: string;
+  /** Caught up once its committed watermark passes this (epoch ms). */
+  targetMs: number;
+}
+/** Replays the source as a new generation; refused while another reprocess is under way. */
+export const reprocess = defineUpdate<ReprocessResult, [ReprocessRequest]>('reprocess');
+
+export interface RollbackResult {
+  serving: number;
+  from: number;
+  viewSnapshot?: string;
+}
+/** Switches the view back to the retained generation it replaced, in one commit. */
+export const rollback = defineUpdate<RollbackResult, []>('rollback');

@@ -584,14 +584,64 @@ const specSchemas = once(() => {
     .superRefine(checkSchedule, { when: validFields(['partitioning', 'schedule']) })
     .superRefine(checkLambda, { when: validFields(['transform', 'sink', 'lambda']) });
 
+  /** How a Kappa pipeline reprocesses (docs/kappa.md). */
+  const KappaSettingsSchema = strict({
+    /**
+     * Per value column, the difference allowed between a reprocessed generation and the serving
+     * one: the check's tolerances. @default exact equality
+     */
+    tolerances: TolerancesSchema.default([]),
+    /** Partitions above this many rows per side are checked by a Spark job. @default 2_000_000 */
+    localCheckMaxRows: integer(0).default(2_000_000),
+    /**
+     * How long a replaced generation (its job paused with a savepoint, its table kept) stays ready
+     * for a rollback before it is removed. @default '1 day'
+     */
+    retainOld: duration().default('1 day'),
+    /**
+     * Snapshots of the view older than this are expired (time travel stops there); the newest is
+     * always kept. @default '7 days'
+     */
+    retainSnapshots: duration().default('7 days'),
+  }).default({ tolerances: [], localCheckMaxRows: 2_000_000, retainOld: '1 day', retainSnapshots: '7 days' });
+
+  /**
+   * A Kappa pipeline: one stream (Flink) serves the view `<name>.merged`; `reprocess` replays the
+   * source from its earliest offsets as a new generation into a table of its own, diffs it against
+   * the serving one, and switches the view in one commit only when the diff passes.
+   */
+  const KappaPipelineSpecSchema = strict({
+    name: matching(PIPELINE_NAME, `a name matching ${PIPELINE_NAME.source}`).refine((n) => n.length <= 56, {
+      error: 'at most 56 characters (generations are named <name>-g<n>)',
+    }),
+    kind: z.literal('kappa'),
+    description: z.string({ error: expected('a string') }).optional(),
+    source: StreamingSourceSchema,
+    transform: WindowedTransformSchema,
+    partitioning: PartitioningSchema,
+    stream: StreamSettingsSchema,
+    kappa: KappaSettingsSchema,
+    /** The partitions the view serves (the first, and the last when the pipeline ends). */
+    schedule: strict({
+      start: z.string({ error: expected('a partition id') }),
+      end: z.string({ error: expected('a partition id') }).optional(),
+    }),
+  })
+    .superRefine(checkComputation, { when: validFields(['source', 'transform', 'partitioning']) })
+    .superRefine(checkStreamColumns, { when: validFields(['source', 'transform']) })
+    .superRefine(checkSchedule, { when: validFields(['partitioning', 'schedule']) })
+    .superRefine((spec, ctx) => checkTolerances(spec.transform, spec.kappa.tolerances, ['kappa', 'tolerances'], ctx), {
+      when: validFields(['transform', 'kappa']),
+    });
+
   /** Every pipeline spec, discriminated on `kind`. */
   const PipelineSpecSchema = z.discriminatedUnion(
     'kind',
-    [BatchPipelineSpecSchema, StreamingPipelineSpecSchema, LambdaPipelineSpecSchema],
+    [BatchPipelineSpecSchema, StreamingPipelineSpecSchema, LambdaPipelineSpecSchema, KappaPipelineSpecSchema],
     {
       error: (issue) =>
         issue.code === 'invalid_union'
-          ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch | streaming | lambda`
+          ? `unknown pipeline kind ${describe(issue.input, 'kind')}; expected batch | streaming | lambda | kappa`
           : objectError('a pipeline spec object')(issue),
     },
   );
@@ -606,6 +656,8 @@ const specSchemas = once(() => {
     StreamingPipelineSpecSchema,
     LambdaSettingsSchema,
     LambdaPipelineSpecSchema,
+    KappaSettingsSchema,
+    KappaPipelineSpecSchema,
     PipelineSpecSchema,
   };
 });
@@ -663,6 +715,9 @@ export type StreamSink = z.output<Specs['SinkSchema']>;
 export type LambdaPipelineSpec = z.output<Specs['LambdaPipelineSpecSchema']>;
 export type LambdaPipelineSpecInput = z.input<Specs['LambdaPipelineSpecSchema']>;
 export type LambdaSettings = z.output<Specs['LambdaSettingsSchema']>;
+export type KappaPipelineSpec = z.output<Specs['KappaPipelineSpecSchema']>;
+export type KappaPipelineSpecInput = z.input<Specs['KappaPipelineSpecSchema']>;
+export type KappaSettings = z.output<Specs['KappaSettingsSchema']>;
 
 /** Whether `spec` is a streaming pipeline (a Flink job) rather than a batch one. */
 export function isStreaming(spec: PipelineSpec): spec is StreamingPipelineSpec {
@@ -714,6 +769,7 @@ export function parsePipelineSpec(input: unknown): PipelineSpec {
 export function definePipeline(spec: BatchPipelineSpecInput): BatchPipelineSpec;
 export function definePipeline(spec: StreamingPipelineSpecInput): StreamingPipelineSpec;
 export function definePipeline(spec: LambdaPipelineSpecInput): LambdaPipelineSpec;
+export function definePipeline(spec: KappaPipelineSpecInput): KappaPipelineSpec;
 export function definePipeline(spec: PipelineSpecInput): PipelineSpec;
 export function definePipeline(spec: PipelineSpecInput): PipelineSpec {
   return parsePipelineSpec(spec);
@@ -782,12 +838,22 @@ function checkLambda(
       message: 'a lambda pipeline needs the lake sink: the consistency check and the merged view read the stream layer',
     });
   }
-  const numeric = spec.transform.aggregates.map((a) => a.as);
-  for (const [i, { column }] of spec.lambda.tolerances.entries()) {
+  checkTolerances(spec.transform, spec.lambda.tolerances, ['lambda', 'tolerances'], ctx);
+}
+
+/** Tolerances name value columns: the transform's aggregates. */
+function checkTolerances(
+  transform: DeclarativeTransform,
+  tolerances: { column: string }[],
+  path: string[],
+  ctx: Ctx,
+): void {
+  const numeric = transform.aggregates.map((a) => a.as);
+  for (const [i, { column }] of tolerances.entries()) {
     if (!numeric.includes(column)) {
       ctx.addIssue({
         code: 'custom',
-        path: ['lambda', 'tolerances', i, 'column'],
+        path: [...path, i, 'column'],
         message: `unknown value column "${column}" (aggregates: ${numeric.join(', ')})`,
       });
     }
