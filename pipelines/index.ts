@@ -1,6 +1,7 @@
 import type { PipelineSpec } from '../lib/pipelines';
 import { dailyRevenue } from './daily-revenue';
 import { pageViews } from './page-views';
+import { pageViewsKappa } from './page-views-kappa';
 import { pageViewsLambda } from './page-views-lambda';
 import { pageViewsLive } from './page-views-live';
 
@@ -18,6 +19,7 @@ export const PIPELINES: Readonly<Record<string, PipelineSpec>> = registry([
   dailyRevenue,
   pageViewsLive,
   pageViewsLambda,
+  pageViewsKappa,
 ]);
 
 /**

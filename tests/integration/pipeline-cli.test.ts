@@ -53,7 +53,7 @@ async function startedSince(since: Date): Promise<string[]> {
 test.each([
   [
     ['run', 'pageviews'],
-    'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-lambda, page-views-live)',
+    'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-kappa, page-views-lambda, page-views-live)',
   ],
   [['run', 'tests/fixtures/bad-pipeline.json'], 'batch.resources.cpu: expected a positive number'],
   [['run', 'tests/fixtures/bad-pipeline.json'], 'transform.aggregates[0].column: unknown column "amout"'],
@@ -80,6 +80,14 @@ test.each([
     'expected a positive integer, got "0"',
   ],
   [['pause', 'no/such/workflow'], 'no workflow no/such/workflow'],
+  [['reprocess', 'page-views-lambda'], 'page-views-lambda is a lambda pipeline: only kappa pipelines are reprocessed'],
+  [['reprocess', 'page-views-kappa', '--transform', '{oops'], '--transform: not JSON'],
+  [['reprocess', 'page-views-kappa', '--transform', '@no/such.json'], '--transform: cannot read no/such.json'],
+  [['reprocess', 'page-views-kappa', '--rollback', '--force'], '--rollback: takes neither --transform nor --force'],
+  [
+    ['run', 'page-views-kappa', '--partition', '2026-12-01T00'],
+    'page-views-kappa is a kappa pipeline: sluice reprocess replays it',
+  ],
 ])('sluice %j is refused: %s', async (args, message) => {
   const since = new Date();
   const r = sluice(args);

@@ -18,6 +18,7 @@ describe('example pipelines', () => {
     expect(Object.keys(PIPELINES).sort()).toEqual([
       'daily-revenue',
       'page-views',
+      'page-views-kappa',
       'page-views-lambda',
       'page-views-live',
     ]);
@@ -101,10 +102,10 @@ describe('getPipeline', () => {
 
   it('names the known pipelines for an unknown name, including inherited property names', () => {
     expect(() => getPipeline('pageviews')).toThrow(
-      'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-lambda, page-views-live)',
+      'unknown pipeline "pageviews" (known: daily-revenue, page-views, page-views-kappa, page-views-lambda, page-views-live)',
     );
     expect(() => getPipeline('constructor')).toThrow(
-      'unknown pipeline "constructor" (known: daily-revenue, page-views, page-views-lambda, page-views-live)',
+      'unknown pipeline "constructor" (known: daily-revenue, page-views, page-views-kappa, page-views-lambda, page-views-live)',
     );
     try {
       getPipeline('x');

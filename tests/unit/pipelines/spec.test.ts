@@ -146,11 +146,11 @@ describe('pipeline spec: errors name the path', () => {
   });
 
   it('rejects unknown or missing kinds, and says what is required', () => {
-    expect(issuesOf(changed({ kind: 'kappa' }))).toEqual([
-      'kind: unknown pipeline kind "kappa"; expected batch | streaming | lambda',
+    expect(issuesOf(changed({ kind: 'omega' }))).toEqual([
+      'kind: unknown pipeline kind "omega"; expected batch | streaming | lambda | kappa',
     ]);
     expect(issuesOf(changed({ kind: undefined }))).toEqual([
-      'kind: unknown pipeline kind (missing); expected batch | streaming | lambda',
+      'kind: unknown pipeline kind (missing); expected batch | streaming | lambda | kappa',
     ]);
     expect(issuesOf(changed({ 'source.kind': 's3' }))).toEqual([
       'source.kind: unknown source kind "s3"; expected kafka | lake',
