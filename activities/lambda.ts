@@ -5,7 +5,9 @@
  * its step name when a retry follows a crash), and the expiry of old view snapshots.
  */
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ErrorType, rootCauseMessage } from '../lib/errors';
 import { SparkConnectClient } from '../engines/spark-connect';
 import { queryRows, withSession } from '../engines/spark-connect-step';
 import { currentSnapshot, streamProgress, viewSnapshots, type StreamProgress } from '../engines/lake-view';
@@ -58,10 +60,22 @@ export function createLambdaActivities(deps: ActivityDeps) {
      */
     async rescaleStream(input: { workflowId: string; request: RescaleRequest }): Promise<RescaleResult> {
       if (!deps.temporal) throw new Error('rescaleStream needs a Temporal client in the activity dependencies');
-      return deps
-        .temporal()
-        .workflow.getHandle(input.workflowId)
-        .executeUpdate(rescale, { args: [input.request] });
+      try {
+        return await deps
+          .temporal()
+          .workflow.getHandle(input.workflowId)
+          .executeUpdate(rescale, { args: [input.request] });
+      } catch (err) {
+        // The stream refused or rolled back the rescale: its answer, once (a retry would rescale again).
+        if (err instanceof WorkflowUpdateFailedError) {
+          throw ApplicationFailure.create({
+            message: rootCauseMessage(err),
+            type: ErrorType.rescaleFailed,
+            nonRetryable: true,
+          });
+        }
+        throw err;
+      }
     },
 
     /**

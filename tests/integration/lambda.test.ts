@@ -449,3 +449,26 @@ describe('the consistency check on the lake', () => {
     }
   });
 });
+
+describe('retention of the view', () => {
+  test('expireView drops the snapshots older than the retention, keeps the newest readable, and earlier ones stop being readable', async () => {
+    const table = sparkTableName(name, 'merged');
+    const before = await withSession(deps.sparkConnect, (c, s) => viewSnapshots({ client: c, sessionId: s }, table));
+    expect(before.length).toBeGreaterThan(1);
+    const acts = createActivities(deps);
+    // Retention ending now: everything but the newest snapshot is older.
+    const { snapshots } = await new MockActivityEnvironment().run((): Promise<{ snapshots: number }> =>
+      acts.expireView({ pipeline: name, olderThanMs: Date.now() }),
+    );
+    expect(snapshots).toBe(1);
+    const after = await withSession(deps.sparkConnect, (c, s) => viewSnapshots({ client: c, sessionId: s }, table));
+    expect(after.map((s) => s.snapshotId)).toEqual([before.at(-1)!.snapshotId]);
+    const columns = 'partition, unix_millis(window_start) AS window_start, page, views, total_amount';
+    expect(await sqlRows(deps, `SELECT ${columns} FROM ${table} ORDER BY window_start, page`)).toEqual(
+      pageViewTotals(events, P),
+    );
+    await expect(sqlRows(deps, `SELECT count(*) FROM ${table} VERSION AS OF ${before[0]!.snapshotId}`)).rejects.toThrow(
+      /snapshot|Cannot find/i,
+    );
+  });
+});

@@ -11,7 +11,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../activities';
-import { nextProvenance } from '../../activities/lambda';
+import type { ActivityDeps } from '../../activities/deps';
+import { createLambdaActivities, nextProvenance } from '../../activities/lambda';
 import type { JobSnapshot } from '../../activities/stream';
 import { rootCauseMessage } from '../../lib/errors';
 import { definePipeline, partitionBounds, type LambdaPipelineSpecInput } from '../../lib/pipelines';
@@ -22,6 +23,7 @@ import {
   cancelStream,
   lambdaStatus,
   pause,
+  rescale,
   resume,
   retryPartitions,
   streamStatus,
@@ -66,7 +68,12 @@ const fakes: Partial<Activities> = {
     if (!jobs.has(jobId)) jobs.set(jobId, 'RUNNING');
     return { jobId, jobName: `sluice:${input.pipeline}#${input.generation}`, jobUrl: `http://flink/${jobId}` };
   },
-  awaitStreamRunning: async ({ jobId }) => ({ jobId, state: jobs.get(jobId)!, vertexParallelism: [1], restarts: 0 }),
+  awaitStreamRunning: async ({ jobId, parallelism }) => ({
+    jobId,
+    state: jobs.get(jobId)!,
+    vertexParallelism: [parallelism ?? 1],
+    restarts: 0,
+  }),
   watchStreamJob: async ({ jobId }) => {
     const ctx = Context.current();
     const snap = (): JobSnapshot => ({ jobId, state: jobs.get(jobId) ?? 'GONE', vertexParallelism: [1], restarts: 0 });
@@ -126,6 +133,9 @@ const fakes: Partial<Activities> = {
     return { snapshotId: snapshot, provenance: nextProvenance(input, write, sums), via: 'executed' };
   },
   expireView: async () => ({ snapshots: 1 }),
+  // The real forwarding activity, with the test server's client: only its Temporal part is used.
+  rescaleStream: (input) =>
+    createLambdaActivities({ temporal: () => env.client } as unknown as ActivityDeps).rescaleStream(input),
   awaitWorkflowEnd: async ({ workflowId }) => {
     const h = env.client.workflow.getHandle(workflowId);
     await h.result().catch(() => undefined);
@@ -319,6 +329,20 @@ test('pause and resume reach the speed layer; cancel stops both layers', async (
   await until('the stream to be cancelled', async () =>
     (await streamState('lw-ops')) === 'CANCELLED' ? true : undefined,
   );
+});
+
+test('rescale sent to the lambda pipeline reaches its speed layer: a new generation at the new parallelism', async () => {
+  const h = await start('lw-rescale', { schedule: { start: '2026-01-01T00' } });
+  await until('the stream to run', async () => ((await streamState('lw-rescale')) === 'RUNNING' ? true : undefined));
+  const answer = await h.executeUpdate(rescale, { args: [{ parallelism: 2 }] });
+  expect(answer).toMatchObject({ from: 1, to: 2, jobId: 'lw-rescale-2', vertexParallelism: [2] });
+  const stream = await env.client.workflow.getHandle('stream/lw-rescale').query(streamStatus);
+  expect(stream).toMatchObject({ state: 'RUNNING', parallelism: 2, generation: 2 });
+  // A parallelism the stream refuses comes back as the lambda's answer, naming it.
+  const refused = await h.executeUpdate(rescale, { args: [{ parallelism: 0 }] }).catch((err: Error) => err);
+  expect(rootCauseMessage(refused)).toMatch(/^parallelism: expected an integer from 1 to maxParallelism \d+, got 0$/);
+  await h.signal(cancelStream, { reason: 'test over' });
+  expect(await h.result()).toMatchObject({ state: 'CANCELLED' });
 });
 
 test('a spec of another kind is refused at once, naming the kind', async () => {
