@@ -1,5 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
@@ -9,6 +8,7 @@ import type { KappaPipelineSpec } from '../lib/pipelines';
 import { kappaPipelineWorkflow } from '../workflows';
 import { kappaStatus, kappaWorkflowId, reprocess, rollback, type KappaStatus } from '../workflows/messages';
 import { UsageError } from './errors';
+import { startPipelineRun, type StartRunOptions } from './start-run';
 import { withClient } from './pool';
 import { requireWorker } from './worker-check';
 
@@ -16,35 +16,18 @@ import { requireWorker } from './worker-check';
 export const isKappaId = (id: string) => id.startsWith(kappaWorkflowId(''));
 
 /** Starts a Kappa pipeline's workflow (its first generation starts under it) and prints its id. */
-export async function startKappa(
-  client: Client,
-  env: Env,
-  spec: KappaPipelineSpec,
-  opts: {
-    wait: boolean;
-    json?: boolean;
-    searchAttributes: Parameters<Client['workflow']['start']>[1]['typedSearchAttributes'];
-  },
-): Promise<void> {
-  await requireWorker(client, env, ['pipelines', 'pools'], { wait: opts.wait && !opts.json });
-  const id = kappaWorkflowId(spec.name);
-  try {
-    await client.workflow.start(kappaPipelineWorkflow, {
-      taskQueue: env.SLUICE_TASK_QUEUE,
-      workflowId: id,
+export function startKappa(client: Client, env: Env, spec: KappaPipelineSpec, opts: StartRunOptions): Promise<void> {
+  return startPipelineRun(
+    client,
+    env,
+    {
+      workflow: kappaPipelineWorkflow,
+      workflowId: kappaWorkflowId(spec.name),
       args: [{ pipeline: spec }],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      typedSearchAttributes: opts.searchAttributes,
-      staticSummary: `kappa ${spec.name}: stream/${spec.name} (Flink) serving view lake.${spec.name}.merged; reprocess replays as new generations`,
-    });
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new Error(`${id} is already running (sluice status ${id})`, { cause: err });
-    }
-    throw err;
-  }
-  process.stderr.write(`sluice: started ${id}\n`);
-  process.stdout.write(opts.json ? `${JSON.stringify({ workflowId: id })}\n` : `${id}\n`);
+      summary: `kappa ${spec.name}: stream/${spec.name} (Flink) serving view lake.${spec.name}.merged; reprocess replays as new generations`,
+    },
+    opts,
+  );
 }
 
 export async function showKappaStatus(id: string, opts: { json?: boolean; wait: boolean }): Promise<void> {

@@ -1,5 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { env as loadEnv, type Env } from '../config/env';
@@ -11,6 +10,7 @@ import { localSparkDefaults } from '../stack/install';
 import { lambdaPipelineWorkflow } from '../workflows';
 import { cancelStream, lambdaStatus, lambdaWorkflowId, pause, resume, type LambdaStatus } from '../workflows/messages';
 import { UsageError } from './errors';
+import { startPipelineRun, type StartRunOptions } from './start-run';
 import { withClient } from './pool';
 import { requireWorker } from './worker-check';
 
@@ -18,35 +18,18 @@ import { requireWorker } from './worker-check';
 export const isLambdaId = (id: string) => id.startsWith(lambdaWorkflowId(''));
 
 /** Starts a lambda pipeline's workflow (its layers start under it) and prints its id. */
-export async function startLambda(
-  client: Client,
-  env: Env,
-  spec: LambdaPipelineSpec,
-  opts: {
-    wait: boolean;
-    json?: boolean;
-    searchAttributes: Parameters<Client['workflow']['start']>[1]['typedSearchAttributes'];
-  },
-): Promise<void> {
-  await requireWorker(client, env, ['pipelines', 'pools'], { wait: opts.wait && !opts.json });
-  const id = lambdaWorkflowId(spec.name);
-  try {
-    await client.workflow.start(lambdaPipelineWorkflow, {
-      taskQueue: env.SLUICE_TASK_QUEUE,
-      workflowId: id,
+export function startLambda(client: Client, env: Env, spec: LambdaPipelineSpec, opts: StartRunOptions): Promise<void> {
+  return startPipelineRun(
+    client,
+    env,
+    {
+      workflow: lambdaPipelineWorkflow,
+      workflowId: lambdaWorkflowId(spec.name),
       args: [{ pipeline: spec }],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      typedSearchAttributes: opts.searchAttributes,
-      staticSummary: `lambda ${spec.name}: stream/${spec.name} (Flink) + batch/${spec.name}/<partition> (Spark) from ${spec.schedule.start}, view lake.${spec.name}.merged`,
-    });
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new Error(`${id} is already running (sluice status ${id})`, { cause: err });
-    }
-    throw err;
-  }
-  process.stderr.write(`sluice: started ${id}\n`);
-  process.stdout.write(opts.json ? `${JSON.stringify({ workflowId: id })}\n` : `${id}\n`);
+      summary: `lambda ${spec.name}: stream/${spec.name} (Flink) + batch/${spec.name}/<partition> (Spark) from ${spec.schedule.start}, view lake.${spec.name}.merged`,
+    },
+    opts,
+  );
 }
 
 /** pause, resume or cancel of a lambda pipeline: the workflow passes it on to both layers. */

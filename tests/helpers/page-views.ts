@@ -22,3 +22,40 @@ export function pageViewTotals(events: { page: string; amount: number; ts: numbe
   }
   return [...rows.values()].sort((a, b) => a.window_start - b.window_start || a.page.localeCompare(b.page));
 }
+
+/**
+ * The page-views computation read from `topic`, as the lambda, Kappa and custom-workflow tests
+ * declare it: views and amount total per page in 15-minute windows, hourly partitions.
+ */
+export function pageViewsComputation(topic: string) {
+  return {
+    source: {
+      kind: 'kafka' as const,
+      topic,
+      format: 'json' as const,
+      schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' } as const,
+      eventTime: 'ts',
+    },
+    transform: {
+      window: { tumbling: '15 minutes' },
+      groupBy: ['page'],
+      aggregates: [
+        { fn: 'count' as const, as: 'views' },
+        { fn: 'sum' as const, column: 'amount', as: 'total_amount' },
+      ],
+    },
+    partitioning: 'hour' as const,
+  };
+}
+
+/** Stream settings that let a test see windows fire quickly: checkpoints every 2 s, 5 s lateness, 1 s idle timeout. */
+export function quickStreamSettings(pool: string) {
+  return {
+    pool,
+    tenant: 'it',
+    resources: { cpu: 1, memoryMb: 1024 },
+    checkpointInterval: '2 seconds',
+    allowedLateness: '5 seconds',
+    idleTimeout: '1 second',
+  };
+}

@@ -20,7 +20,7 @@ import { until } from '../../lib/poll';
 import type { RepairWhereDiffersResult } from '../../pipelines/workflows/repair-where-differs';
 import { poolSchedulerWorkflow } from '../../workflows';
 import { sqlRows } from '../helpers/lake';
-import { pageViewTotals } from '../helpers/page-views';
+import { pageViewsComputation, pageViewTotals, quickStreamSettings } from '../helpers/page-views';
 import { connectTestClient, spawnWorkerProcess, testDeps, testEnv, type WorkerProcess } from '../helpers/worker';
 
 jest.setTimeout(600_000);
@@ -61,32 +61,10 @@ const REST = [
 const spec: LambdaPipelineSpec = definePipeline({
   name,
   kind: 'lambda',
-  source: {
-    kind: 'kafka',
-    topic,
-    format: 'json',
-    schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' },
-    eventTime: 'ts',
-  },
-  transform: {
-    window: { tumbling: '15 minutes' },
-    groupBy: ['page'],
-    aggregates: [
-      { fn: 'count', as: 'views' },
-      { fn: 'sum', column: 'amount', as: 'total_amount' },
-    ],
-  },
-  partitioning: 'hour',
+  ...pageViewsComputation(topic),
   sink: { lake: true },
   batch: { pool, tenant: 'it', resources: { cpu: 1, memoryMb: 1024 } },
-  stream: {
-    pool,
-    tenant: 'it',
-    resources: { cpu: 1, memoryMb: 1024 },
-    checkpointInterval: '2 seconds',
-    allowedLateness: '5 seconds',
-    idleTimeout: '1 second',
-  },
+  stream: quickStreamSettings(pool),
   schedule: { start: P[0]!, end: P[1]! },
 });
 

@@ -29,7 +29,7 @@ import {
   type KappaStatus,
 } from '../../workflows/messages';
 import { sqlRows } from '../helpers/lake';
-import { pageViewTotals } from '../helpers/page-views';
+import { pageViewsComputation, pageViewTotals, quickStreamSettings } from '../helpers/page-views';
 import { liveJobs } from '../helpers/streams';
 import { connectTestClient, spawnWorkerProcess, testDeps, testEnv, type WorkerProcess } from '../helpers/worker';
 
@@ -65,30 +65,8 @@ const EVENTS = [
 const spec: KappaPipelineSpec = definePipeline({
   name,
   kind: 'kappa',
-  source: {
-    kind: 'kafka',
-    topic,
-    format: 'json',
-    schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' },
-    eventTime: 'ts',
-  },
-  transform: {
-    window: { tumbling: '15 minutes' },
-    groupBy: ['page'],
-    aggregates: [
-      { fn: 'count', as: 'views' },
-      { fn: 'sum', column: 'amount', as: 'total_amount' },
-    ],
-  },
-  partitioning: 'hour',
-  stream: {
-    pool,
-    tenant: 'it',
-    resources: { cpu: 1, memoryMb: 1024 },
-    checkpointInterval: '2 seconds',
-    allowedLateness: '5 seconds',
-    idleTimeout: '1 second',
-  },
+  ...pageViewsComputation(topic),
+  stream: quickStreamSettings(pool),
   // Short, so that the test sees a replaced generation removed (a rollback must come before).
   kappa: { retainOld: '60 seconds' },
   schedule: { start: P[0]! },

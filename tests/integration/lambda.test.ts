@@ -26,7 +26,7 @@ import { until } from '../../lib/poll';
 import { lambdaPipelineWorkflow, poolSchedulerWorkflow } from '../../workflows';
 import { lambdaStatus, lambdaWorkflowId, type CheckFigures, type LambdaStatus } from '../../workflows/messages';
 import { sqlRows } from '../helpers/lake';
-import { pageViewTotals } from '../helpers/page-views';
+import { pageViewsComputation, pageViewTotals, quickStreamSettings } from '../helpers/page-views';
 import { connectTestClient, spawnWorkerProcess, testDeps, testEnv, type WorkerProcess } from '../helpers/worker';
 
 jest.setTimeout(900_000);
@@ -92,32 +92,10 @@ function phaseB(): Event[] {
 const spec: LambdaPipelineSpec = definePipeline({
   name,
   kind: 'lambda',
-  source: {
-    kind: 'kafka',
-    topic,
-    format: 'json',
-    schema: { user: 'string', page: 'string', amount: 'bigint', ts: 'epoch_millis' },
-    eventTime: 'ts',
-  },
-  transform: {
-    window: { tumbling: '15 minutes' },
-    groupBy: ['page'],
-    aggregates: [
-      { fn: 'count', as: 'views' },
-      { fn: 'sum', column: 'amount', as: 'total_amount' },
-    ],
-  },
-  partitioning: 'hour',
+  ...pageViewsComputation(topic),
   sink: { lake: true },
   batch: { pool, tenant: 'it', resources: { cpu: 1, memoryMb: 1024 } },
-  stream: {
-    pool,
-    tenant: 'it',
-    resources: { cpu: 1, memoryMb: 1024 },
-    checkpointInterval: '2 seconds',
-    allowedLateness: '5 seconds',
-    idleTimeout: '1 second',
-  },
+  stream: quickStreamSettings(pool),
   lambda: { onInconsistent: 'recompute' },
   schedule: { start: P[0]!, end: P[2]! },
 });

@@ -15,12 +15,12 @@ import type { Activities } from '../../activities';
 import {
   compileBatch,
   outsideSchedule,
-  parsePipelineSpec,
   partitionBounds,
   validationPlan,
   type BatchPipelineSpec,
   type PipelineSpec,
 } from '../../lib/pipelines';
+import { specOfKind } from '../spec-input';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceState, SluiceTenant } from '../../lib/search-attributes';
 import { cancel, partitionDone, pause, resume, status, type BatchState, type BatchStatus } from '../messages';
@@ -68,19 +68,7 @@ const quick = proxyActivities<Activities>({
  * as cancelled. A revocation (preemption) kills the step and queues it again.
  */
 export async function batchPipelineWorkflow(input: BatchPipelineInput): Promise<BatchPipelineResult> {
-  let parsed: PipelineSpec;
-  try {
-    parsed = parsePipelineSpec(input.pipeline);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidPipelineSpec);
-  }
-  if (parsed.kind !== 'batch') {
-    throw ApplicationFailure.nonRetryable(
-      `${parsed.name} is a ${parsed.kind} pipeline: a batch run needs a batch pipeline`,
-      ErrorType.invalidPipelineSpec,
-    );
-  }
-  const spec: BatchPipelineSpec = parsed;
+  const spec: BatchPipelineSpec = specOfKind(input.pipeline, 'batch');
   try {
     partitionBounds(spec.partitioning, input.partition);
     const outside = outsideSchedule(spec, input.partition);

@@ -1,6 +1,5 @@
 import {
   allHandlersFinished,
-  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -12,14 +11,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
-import {
-  parseDuration,
-  parsePipelineSpec,
-  partitionBounds,
-  type KappaPipelineSpec,
-  type PipelineSpec,
-} from '../../lib/pipelines';
+import { specOfKind } from '../spec-input';
+import { NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
+import { parseDuration, partitionBounds, type KappaPipelineSpec, type PipelineSpec } from '../../lib/pipelines';
 import { generationName, generationSpec, kappaColumns, kappaKeys } from '../../lib/pipelines/kappa';
 import { nextPartition } from '../../lib/pipelines/lambda';
 import { SluiceState } from '../../lib/search-attributes';
@@ -90,19 +84,7 @@ const ACTIVE = new Set(['catching-up', 'checking']);
  * that `rollback` is one commit back; then its job and table are removed.
  */
 export async function kappaPipelineWorkflow(input: KappaPipelineInput): Promise<KappaPipelineResult> {
-  let parsed: PipelineSpec;
-  try {
-    parsed = parsePipelineSpec(input.pipeline);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidPipelineSpec);
-  }
-  if (parsed.kind !== 'kappa') {
-    throw ApplicationFailure.nonRetryable(
-      `${parsed.name} is a ${parsed.kind} pipeline, not a kappa one`,
-      ErrorType.invalidPipelineSpec,
-    );
-  }
-  const spec: KappaPipelineSpec = parsed;
+  const spec: KappaPipelineSpec = specOfKind(input.pipeline, 'kappa');
   const pollMs = input.pollMs ?? parseDuration(spec.stream.checkpointInterval)!.ms;
   const retainMs = parseDuration(spec.kappa.retainOld)!.ms;
   const carry: KappaCarry = input.carry ?? {

@@ -1,7 +1,6 @@
 import {
   ActivityCancellationType,
   allHandlersFinished,
-  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -15,11 +14,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
+import { specOfKind } from '../spec-input';
+import { NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
 import type { CheckVerdict, ViewProvenance } from '../../lib/lambda-view';
 import { startStreamLayer, streamLayer } from '../sdk/layers';
 import { ServingView } from '../sdk/view';
-import { parseDuration, parsePipelineSpec, type LambdaPipelineSpec, type PipelineSpec } from '../../lib/pipelines';
+import { parseDuration, type LambdaPipelineSpec, type PipelineSpec } from '../../lib/pipelines';
 import {
   highWaterMark,
   isClosed,
@@ -110,19 +110,7 @@ const EXPIRY_EVERY_MS = 10 * 60_000;
  * `rescale` reaches the speed layer.
  */
 export async function lambdaPipelineWorkflow(input: LambdaPipelineInput): Promise<LambdaPipelineResult> {
-  let parsed: PipelineSpec;
-  try {
-    parsed = parsePipelineSpec(input.pipeline);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidPipelineSpec);
-  }
-  if (parsed.kind !== 'lambda') {
-    throw ApplicationFailure.nonRetryable(
-      `${parsed.name} is a ${parsed.kind} pipeline, not a lambda one`,
-      ErrorType.invalidPipelineSpec,
-    );
-  }
-  const spec: LambdaPipelineSpec = parsed;
+  const spec: LambdaPipelineSpec = specOfKind(input.pipeline, 'lambda');
   const layers = lambdaLayers(spec);
   const columns = mergedColumns(spec);
   const keys = lambdaKeys(spec);

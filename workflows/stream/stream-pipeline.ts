@@ -19,13 +19,8 @@ import {
 import type { Activities } from '../../activities';
 import type { JobSnapshot, SnapshotTaken } from '../../activities/stream';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
-import {
-  compileStreaming,
-  parseDuration,
-  parsePipelineSpec,
-  streamDemand,
-  type StreamingPipelineSpec,
-} from '../../lib/pipelines';
+import { specOfKind } from '../spec-input';
+import { compileStreaming, parseDuration, streamDemand, type StreamingPipelineSpec } from '../../lib/pipelines';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceState, SluiceTenant } from '../../lib/search-attributes';
 import {
   cancelStream,
@@ -82,15 +77,7 @@ type Op =
  * parallelism, the savepoint catalogue and the grant.
  */
 export async function streamingPipelineWorkflow(input: StreamingPipelineInput): Promise<StreamingPipelineResult> {
-  let spec: StreamingPipelineSpec;
-  try {
-    const parsed = parsePipelineSpec(input.pipeline);
-    if (parsed.kind !== 'streaming')
-      throw new Error(`${parsed.name} is a ${parsed.kind} pipeline, not a streaming one`);
-    spec = parsed;
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.invalidPipelineSpec);
-  }
+  const spec: StreamingPipelineSpec = specOfKind(input.pipeline, 'streaming');
   const s = spec.stream;
   const { workflowId } = workflowInfo();
   const compiled = compileStreaming(spec);
