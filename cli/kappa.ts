@@ -7,6 +7,7 @@ import { rootCauseMessage } from '../lib/errors';
 import type { KappaPipelineSpec } from '../lib/pipelines';
 import { kappaPipelineWorkflow } from '../workflows';
 import { kappaStatus, kappaWorkflowId, reprocess, rollback, type KappaStatus } from '../workflows/messages';
+import { plain } from './demo';
 import { UsageError } from './errors';
 import { startPipelineRun, type StartRunOptions } from './start-run';
 import { withClient } from './pool';
@@ -38,8 +39,8 @@ export async function showKappaStatus(id: string, opts: { json?: boolean; wait: 
   });
 }
 
-export function renderKappaStatus(id: string, s: KappaStatus): string {
-  const table = new Table({ head: ['generation', 'workflow', 'state', 'diff', 'note'], style: { head: [] } });
+export function renderKappaStatus(id: string, s: KappaStatus, tableStyle = plain()): string {
+  const table = new Table({ head: ['generation', 'workflow', 'state', 'diff', 'note'], ...tableStyle });
   for (const g of s.generations) {
     const failed = g.checks.filter((c) => !c.consistent);
     table.push([
