@@ -6,14 +6,12 @@
  * publishes it flagged; a failed batch run is a gap until retried; pause, resume and cancel reach
  * both layers. The pool scheduler and the batch and stream child workflows are real.
  */
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../activities';
 import type { ActivityDeps } from '../../activities/deps';
 import { createLambdaActivities, nextProvenance } from '../../activities/lambda';
-import type { JobSnapshot } from '../../activities/stream';
 import { rootCauseMessage } from '../../lib/errors';
 import { definePipeline, partitionBounds, type LambdaPipelineSpecInput } from '../../lib/pipelines';
 import { lambdaLayers } from '../../lib/pipelines/lambda';
@@ -30,6 +28,7 @@ import {
   type CheckFigures,
   type LambdaStatus,
 } from '../../workflows/messages';
+import { fakeFlink } from '../helpers/fake-flink';
 import { recordHistory } from '../helpers/histories';
 import { startWorkflowSuite, type WorkflowSuite } from '../helpers/temporal';
 
@@ -63,35 +62,7 @@ const figures = (consistent: boolean, report: string): CheckFigures => ({
 
 const fakes: Partial<Activities> = {
   // the speed layer
-  submitStreamGeneration: async (input) => {
-    const jobId = `${input.pipeline}-${input.generation}`;
-    if (!jobs.has(jobId)) jobs.set(jobId, 'RUNNING');
-    return { jobId, jobName: `sluice:${input.pipeline}#${input.generation}`, jobUrl: `http://flink/${jobId}` };
-  },
-  awaitStreamRunning: async ({ jobId, parallelism }) => ({
-    jobId,
-    state: jobs.get(jobId)!,
-    vertexParallelism: [parallelism ?? 1],
-    restarts: 0,
-  }),
-  watchStreamJob: async ({ jobId }) => {
-    const ctx = Context.current();
-    const snap = (): JobSnapshot => ({ jobId, state: jobs.get(jobId) ?? 'GONE', vertexParallelism: [1], restarts: 0 });
-    if (snap().state === 'RUNNING') {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 500);
-        ctx.cancellationSignal.addEventListener('abort', () => (clearTimeout(t), resolve()));
-      });
-    }
-    return snap();
-  },
-  stopStreamJob: async ({ jobId, savepoint }) => {
-    jobs.set(jobId, savepoint ? 'FINISHED' : 'CANCELED');
-    return savepoint ? { location: `file:/sp/${jobId}-${++snapshots}`, offsets: { '0': '10' } } : {};
-  },
-  checkRestorable: async ({ snapshots: s }) => s.map(({ path }) => ({ path, restorable: true })),
-  disposeSavepoint: async () => undefined,
-  newestRetainedCheckpoint: async () => undefined,
+  ...fakeFlink(jobs),
   // the batch layer
   kafkaEndOffsets: async () => ({ '0': 100 }),
   sparkSql: async (job) => {
