@@ -5,7 +5,7 @@ import { env as loadEnv, type Env } from '../config/env';
 import { viewRows, viewSnapshots, type ViewSnapshot } from '../engines/lake-view';
 import { withSession } from '../engines/spark-connect-step';
 import { sparkTableName } from '../lib/lake-catalog';
-import { partitionBounds, partitionsBetween, type LambdaPipelineSpec } from '../lib/pipelines';
+import { partitionBounds, partitionsBetween, type KappaPipelineSpec, type LambdaPipelineSpec } from '../lib/pipelines';
 import { localSparkDefaults } from '../stack/install';
 import { lambdaPipelineWorkflow } from '../workflows';
 import { cancelStream, lambdaStatus, lambdaWorkflowId, pause, resume, type LambdaStatus } from '../workflows/messages';
@@ -132,10 +132,13 @@ export function viewPartitions(
   });
 }
 
-export function registerLambda(program: Command, pipelineArg: (name: string) => LambdaPipelineSpec): void {
+export function registerLambda(
+  program: Command,
+  pipelineArg: (name: string) => LambdaPipelineSpec | KappaPipelineSpec,
+): void {
   program
     .command('view <pipeline>')
-    .description("a lambda pipeline's serving view (lake.<pipeline>.merged) with each partition's provenance")
+    .description("a lambda or Kappa pipeline's serving view (lake.<pipeline>.merged) with each partition's provenance")
     .option('--from <partition>', 'first partition (default: the schedule start)')
     .option('--to <partition>', 'last partition (default: the newest the view holds)')
     .option('--as-of <snapshot>', 'read this snapshot of the view (time travel; default: the current one)')
@@ -187,6 +190,7 @@ export function registerLambda(program: Command, pipelineArg: (name: string) => 
           committedAt: snap?.committedAt,
           highWaterMark: snap?.provenance.highWaterMark,
           streamSnapshot: snap?.provenance.streamSnapshot,
+          generation: snap?.provenance.generation,
           partitions,
           gaps: partitions.filter((p) => p.layer === 'gap').map((p) => ({ partition: p.partition, reason: p.reason })),
           rows,
@@ -209,7 +213,9 @@ export function registerLambda(program: Command, pipelineArg: (name: string) => 
       process.stdout.write(
         [
           `${out.table} @ snapshot ${out.snapshot ?? '(none: nothing published yet)'}${out.committedAt ? ` (${out.committedAt})` : ''}`,
-          `batch up to ${out.highWaterMark ?? '(none yet)'}, stream after it (stream snapshot ${out.streamSnapshot ?? 'none'})`,
+          spec.kind === 'kappa'
+            ? `stream generation ${out.generation ?? '(none yet)'} (stream snapshot ${out.streamSnapshot ?? 'none'})`
+            : `batch up to ${out.highWaterMark ?? '(none yet)'}, stream after it (stream snapshot ${out.streamSnapshot ?? 'none'})`,
           prov.toString(),
           out.rows.length ? rows.toString() : '(no rows)',
         ].join('\n') + '\n',

@@ -8,7 +8,7 @@ import { registerDemo } from './demo';
 import { UsageError } from './errors';
 import { registerLambda } from './lambda';
 import { registerKappa } from './kappa';
-import { kappaPipelineArg, lambdaPipelineArg, registerPipelines } from './pipelines';
+import { kappaPipelineArg, viewPipelineArg, registerPipelines } from './pipelines';
 import { registerPool } from './pool';
 import { registerWorker } from './worker';
 import { registerStack } from './stack';
@@ -25,7 +25,7 @@ export function buildProgram(): Command {
   registerPool(program);
   registerPipelines(program);
   registerStreams(program);
-  registerLambda(program, lambdaPipelineArg);
+  registerLambda(program, viewPipelineArg);
   registerKappa(program, kappaPipelineArg);
   registerCheck(program);
   registerWorker(program);

@@ -87,11 +87,11 @@ export function kappaPipelineArg(name: string): KappaPipelineSpec {
   throw new UsageError(`${spec.name} is a ${spec.kind} pipeline: only kappa pipelines are reprocessed`);
 }
 
-/** A pipeline for `view`: a lambda pipeline (only they have a serving view). */
-export function lambdaPipelineArg(name: string): LambdaPipelineSpec {
+/** A pipeline for `view`: a lambda or Kappa pipeline (only they have a serving view). */
+export function viewPipelineArg(name: string): LambdaPipelineSpec | KappaPipelineSpec {
   const spec = pipelineArg(name);
-  if (spec.kind === 'lambda') return spec;
-  throw new UsageError(`${spec.name} is a ${spec.kind} pipeline: only lambda pipelines have a serving view`);
+  if (spec.kind === 'lambda' || spec.kind === 'kappa') return spec;
+  throw new UsageError(`${spec.name} is a ${spec.kind} pipeline: only lambda and kappa pipelines have a serving view`);
 }
 
 function partitionArg(spec: PipelineSpec, partition: string, what = 'partition'): string {

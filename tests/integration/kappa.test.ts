@@ -6,6 +6,7 @@
  * the view in one commit, although the worker is SIGKILLed during that commit; a rollback is one
  * commit back. A reader polling the view throughout never sees a snapshot that is not whole.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -34,6 +35,7 @@ import { liveJobs } from '../helpers/streams';
 import { connectTestClient, spawnWorkerProcess, testDeps, testEnv, type WorkerProcess } from '../helpers/worker';
 
 jest.setTimeout(900_000);
+const ROOT = path.join(__dirname, '..', '..');
 const id = Date.now().toString(36);
 const env = testEnv('it-kappa');
 const deps = testDeps(env);
@@ -305,9 +307,26 @@ describe('a Kappa pipeline', () => {
     expect(await liveJobs(deps.flink.restUrl, `${name}-g3`)).toEqual([]);
     expect(await sqlRows(deps, `SHOW TABLES IN lake.\`${name}-g3\``)).toEqual([]);
     expect((await client.workflow.getHandle(`stream/${name}-g3`).describe()).status.name).not.toBe('RUNNING');
-    // The view is untouched: it serves generation 1.
+    // The view is untouched: it serves generation 1, as `sluice view` says too.
     expect((await snapshots()).at(-1)!.provenance.generation).toBe(1);
     expect(await viewRows()).toEqual(expected);
+    const specFile = path.join(logDir, 'spec.json');
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+    const cli = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), 'view', specFile, '--json'], {
+      encoding: 'utf8',
+      cwd: ROOT,
+      env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
+    });
+    expect(cli.status).toBe(0);
+    const shown = JSON.parse(cli.stdout) as {
+      generation: number;
+      partitions: { partition: string; rows: number }[];
+      rows: unknown[];
+    };
+    expect(shown.generation).toBe(1);
+    expect(shown.partitions.map((p) => [p.partition, p.rows])).toEqual(
+      [...P, '2026-04-01T02'].map((p) => [p, expected.filter((r) => r.partition === p).length]),
+    );
   });
 
   test('every snapshot the reader saw was whole; cancel stops every generation', async () => {
