@@ -78,6 +78,20 @@ export function createLambdaActivities(deps: ActivityDeps) {
       }
     },
 
+    /** A workflow's execution status now (`NOT_FOUND` when the server has none): a Kappa candidate that ended early is rejected. */
+    async workflowStatus(input: { workflowId: string }): Promise<{ status: string }> {
+      if (!deps.temporal) throw new Error('workflowStatus needs a Temporal client in the activity dependencies');
+      const described = await deps
+        .temporal()
+        .workflow.getHandle(input.workflowId)
+        .describe()
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        });
+      return { status: described?.status.name ?? 'NOT_FOUND' };
+    },
+
     /**
      * Waits until a workflow (the lambda's speed layer, told to cancel) has ended, heartbeating:
      * a lambda pipeline is over only once its stream has stopped (its final savepoint taken, its

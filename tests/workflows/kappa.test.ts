@@ -8,7 +8,9 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../activities';
-import { nextProvenance } from '../../activities/lambda';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ActivityDeps } from '../../activities/deps';
+import { createLambdaActivities, nextProvenance } from '../../activities/lambda';
 import { definePipeline, type KappaPipelineSpecInput } from '../../lib/pipelines';
 import { until } from '../../lib/poll';
 import { kappaPipelineWorkflow, poolSchedulerWorkflow } from '../../workflows';
@@ -52,8 +54,20 @@ const figures = (consistent: boolean, report: string): CheckFigures => ({
   engine: 'local',
 });
 
+/** Pipeline names whose Flink job is refused at submission (the stream workflow fails). */
+const refused = new Set<string>();
+const flink = fakeFlink(jobs);
+const temporalActs = () => createLambdaActivities({ temporal: () => env.client } as unknown as ActivityDeps);
+
 const fakes: Partial<Activities> = {
-  ...fakeFlink(jobs),
+  ...flink,
+  submitStreamGeneration: async (input) => {
+    if (refused.has(input.pipeline)) {
+      throw ApplicationFailure.nonRetryable(`Flink refused ${input.pipeline}`, 'FlinkSqlRejected');
+    }
+    return flink.submitStreamGeneration!(input);
+  },
+  workflowStatus: (input) => temporalActs().workflowStatus(input),
   lambdaStreamProgress: async ({ pipeline }) => ({
     // A generation's table changes when its watermark does.
     ...(watermark.has(pipeline)
@@ -233,11 +247,18 @@ test('a reprocess whose diff fails is rejected and dropped; forced, it switches 
   expect(commits.some((c) => c.source === 'kw-b-g2')).toBe(false);
   expect(jobs.get('kw-b-g2-1')).toBe('CANCELED');
 
-  differing.add('kw-b-g3');
+  // A generation whose stream fails before catching up is rejected too, naming it.
+  refused.add('kw-b-g3');
+  await h.executeUpdate(reprocess, { args: [{}] });
+  const failed = await statusWhen(h, 'generation 3 to be rejected', (x) => gen(x, 3)?.state === 'rejected');
+  expect(gen(failed, 3)!.reason).toBe('its stream stream/kw-b-g3 ended FAILED before catching up');
+  expect(dropped).toContain('kw-b-g3');
+
+  differing.add('kw-b-g4');
   await h.executeUpdate(reprocess, { args: [{ force: true }] });
-  watermark.set('kw-b-g3', T0 + HOUR);
-  const forced = await statusWhen(h, 'generation 3 to serve', (x) => x.serving === 3);
-  expect(gen(forced, 3)!.reason).toBe('switched by force although the diff failed in 2026-01-01T00');
+  watermark.set('kw-b-g4', T0 + HOUR);
+  const forced = await statusWhen(h, 'generation 4 to serve', (x) => x.serving === 4);
+  expect(gen(forced, 4)!.reason).toBe('switched by force although the diff failed in 2026-01-01T00');
   // Generation 1's retention (1 s) ends: its stream stops and its tables are dropped.
   const removed = await statusWhen(h, 'generation 1 to be removed', (x) => gen(x, 1)!.state === 'removed');
   expect(gen(removed, 1)!.state).toBe('removed');

@@ -283,8 +283,22 @@ export async function kappaPipelineWorkflow(input: KappaPipelineInput): Promise<
     }
   };
 
+  /** Rejected once its job is gone and its tables are dropped: nothing of it is left to serve. */
+  const reject = async (c: KappaGeneration, reason: string) => {
+    note(`generation ${c.generation} rejected: ${reason}; the view stays on generation ${carry.serving}`);
+    await layerOf(c).stop({ savepoint: false, reason: 'reprocess rejected' });
+    await quick.dropLakeTables({ pipeline: c.pipeline, layers: ['stream', 'late'] });
+    c.state = 'rejected';
+    c.reason = reason;
+  };
+
   /** One round of a reprocess: caught up? then diff, then switch or reject. */
   const advanceCandidate = async (c: KappaGeneration) => {
+    if (c.state === 'catching-up') {
+      // A generation whose stream ended before catching up (refused by Flink, out of restarts) is rejected.
+      const { status: ended } = await quick.workflowStatus({ workflowId: c.workflowId });
+      if (ended !== 'RUNNING') return reject(c, `its stream ${c.workflowId} ended ${ended} before catching up`);
+    }
     const progress = await layerOf(c).progress();
     if (c.state === 'catching-up') {
       if (progress.watermarkMs === undefined || progress.watermarkMs < Math.max(c.targetMs!, watermarkMs ?? 0)) return;
@@ -294,14 +308,10 @@ export async function kappaPipelineWorkflow(input: KappaPipelineInput): Promise<
     await diff(c, progress.snapshotId!, streamSnapshot!);
     const failed = c.checks.filter((x) => !x.consistent);
     if (failed.length && !c.force) {
-      const reason = `diff failed in ${failed.map((x) => `${x.partition} (${x.mismatched} mismatched, ${x.missingInBatch + x.missingInStream} one-sided; ${x.report})`).join(', ')}`;
-      note(`generation ${c.generation} rejected: ${reason}; the view stays on generation ${carry.serving}`);
-      // Rejected once its job is gone and its tables are dropped: nothing of it is left to serve.
-      await layerOf(c).stop({ savepoint: false, reason: 'reprocess rejected' });
-      await quick.dropLakeTables({ pipeline: c.pipeline, layers: ['stream', 'late'] });
-      c.state = 'rejected';
-      c.reason = reason;
-      return;
+      return reject(
+        c,
+        `diff failed in ${failed.map((x) => `${x.partition} (${x.mismatched} mismatched, ${x.missingInBatch + x.missingInStream} one-sided; ${x.report})`).join(', ')}`,
+      );
     }
     const old = gen(carry.serving);
     const switched = await refresh(c, progress.snapshotId!);
