@@ -190,8 +190,12 @@ export const PROCESSES: ProcessDef[] = [
         ].join('\n'),
       );
       if (!fs.existsSync(path.join(logDirs, 'meta.properties'))) {
-        // A KRaft cluster id is 16 random bytes, base64url without padding.
-        const clusterId = crypto.randomBytes(16).toString('base64url');
+        // A KRaft cluster id is 16 random bytes, base64url without padding; one that starts with '-'
+        // (1 in 64) is taken for an option by the storage tool ("--cluster-id: expected one
+        // argument"), so draw again, as Kafka's own Uuid.randomUuid does.
+        let clusterId: string;
+        do clusterId = crypto.randomBytes(16).toString('base64url');
+        while (clusterId.startsWith('-'));
         await run(
           'java',
           [
