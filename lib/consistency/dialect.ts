@@ -8,10 +8,9 @@
  * - **NaN**: both engines treat NaN as equal to NaN and larger than every number (DuckDB: measured,
  *   notes §3; Spark: its documented NaN semantics). So `a = b` and null-safe equality already give
  *   "NaN equals only NaN", but a tolerance predicate `abs(a-b) <= y*greatest(|a|,|b|)` is TRUE for
- *   NaN vs a number (NaN <= NaN). Infinity has the same trap (|∞−1| = ∞ <= y·∞). A relative
- *   tolerance therefore counts only when `greatest(|a|,|b|) < 'Infinity'` as well (false for a NaN,
- *   the largest, and for ∞), and what it does not accept is decided by `a = b` (plan.ts `differs`).
- *   One spelling serves both engines (Spark has no `isinf`).
+ *   NaN vs a number (NaN <= NaN). Tolerances therefore test NaN first (`isnan`, the same name in
+ *   both). Infinity has the same trap (|∞−1| = ∞ <= y·∞): `a = b` first, then an infinite side
+ *   differs. DuckDB has `isinf`; Spark does not, so it compares `abs(x)` with `'Infinity'`.
  * - **±0**: equal under `=` and grouped together in both (DuckDB hashes -0.0 like 0.0, measured;
  *   Spark normalises it in joins and aggregates).
  * - **Timestamps** become epoch microseconds (BIGINT) before comparing: DuckDB `epoch_us` works on
@@ -39,6 +38,8 @@ export interface Dialect {
   string(value: string): string;
   /** `a` equals `b`, NULL equal to NULL. */
   notDistinct(a: string, b: string): string;
+  isNan(x: string): string;
+  isInf(x: string): string;
   /** The SQL type of a common type (what both sides are cast to). */
   sqlType(t: CommonType): string;
   /** A side's column `x` of class `from`, normalised to `to`. */
@@ -53,14 +54,6 @@ export interface Dialect {
   struct(fields: readonly (readonly [string, string])[]): string;
   /** Whether the summary pass carries the samples itself (a bounded top-N aggregate). */
   readonly samplesInline: boolean;
-  /**
-   * How the summary counts the distinct one-sided keys that prove the single pass: `perSide`, one
-   * DISTINCT per side over that side's key columns as they are (DuckDB: an aggregate's input is
-   * computed for every row, FILTER or not, and a struct of columns costs nothing); `coalesced`, one
-   * DISTINCT over the row's key (Spark rewrites each further DISTINCT aggregate into another copy of
-   * the rows).
-   */
-  readonly distinctKeys: 'perSide' | 'coalesced';
 }
 
 const doubleQuoted = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -99,6 +92,8 @@ export const duckdb: Dialect = {
   ident: doubleQuoted,
   string: (v) => `'${v.replace(/'/g, "''")}'`,
   notDistinct: (a, b) => `${a} IS NOT DISTINCT FROM ${b}`,
+  isNan: (x) => `isnan(${x})`,
+  isInf: (x) => `isinf(${x})`,
   sqlType: sqlTypes({ wideInt: 'HUGEINT', string: 'VARCHAR' }),
   normalise(x, _from, to) {
     if (to.kind === 'epoch') return to.unit === 'ns' ? `epoch_ns(${x})` : `epoch_us(${x})`;
@@ -109,7 +104,6 @@ export const duckdb: Dialect = {
   describeFields: { name: 'column_name', type: 'column_type' },
   struct: (fields) => `{${fields.map(([n, x]) => `'${n}': ${x}`).join(', ')}}`,
   samplesInline: true,
-  distinctKeys: 'perSide',
 };
 
 export const spark: Dialect = {
@@ -117,6 +111,8 @@ export const spark: Dialect = {
   ident: backticked,
   string: (v) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`,
   notDistinct: (a, b) => `${a} <=> ${b}`,
+  isNan: (x) => `isnan(${x})`,
+  isInf: (x) => `abs(${x}) = CAST('Infinity' AS DOUBLE)`,
   sqlType: sqlTypes({ wideInt: 'DECIMAL(38,0)', string: 'STRING' }),
   normalise(x, from, to) {
     if (to.kind === 'epoch') {
@@ -131,7 +127,6 @@ export const spark: Dialect = {
   describeFields: { name: 'col_name', type: 'data_type' },
   struct: (fields) => `named_struct(${fields.map(([n, x]) => `'${n}', ${x}`).join(', ')})`,
   samplesInline: false,
-  distinctKeys: 'coalesced',
 };
 
 export const DIALECTS: Record<TypeDialect, Dialect> = { duckdb, spark };

@@ -31,11 +31,9 @@ describe('Spark spellings', () => {
     expect(sql).toContain('`page`');
   });
 
-  test('a relative tolerance holds only between finite values, and NaN and infinity fall to =, without isinf (Spark has none)', () => {
-    expect(sql).toContain(
-      "WHEN abs(b.v1 - s.v1) <= 1e-9 * greatest(abs(b.v1), abs(s.v1)) AND greatest(abs(b.v1), abs(s.v1)) < CAST('Infinity' AS DOUBLE) THEN false",
-    );
-    expect(sql).toContain('ELSE NOT (b.v1 = s.v1) END AS d1');
+  test('a tolerance tests NaN with isnan and infinity without isinf (Spark has none)', () => {
+    expect(sql).toContain('WHEN isnan(b.v1) OR isnan(s.v1) THEN NOT (isnan(b.v1) AND isnan(s.v1))');
+    expect(sql).toContain("abs(b.v1) = CAST('Infinity' AS DOUBLE)");
     expect(sql).not.toContain('isinf');
   });
 
@@ -48,10 +46,10 @@ describe('Spark spellings', () => {
     expect(plan.single.setup).toHaveLength(1);
     expect(plan.single.setup[0]).toMatch(/^CACHE TABLE `sluice_check_single` AS WITH b AS/);
     expect(plan.single.summary).toMatch(
-      /^WITH g AS \(SELECT kind, count\(\*\) AS n, .* FROM `sluice_check_single` GROUP BY kind\)/,
+      /^WITH g AS \(SELECT nb, ns, dx, count\(\*\) AS n, .* FROM `sluice_check_single` GROUP BY nb, ns, dx\)/,
     );
     expect(plan.single.samples.missingInBatch).toBe(
-      'SELECT sk0 AS `k0`, sk1 AS `k1` FROM `sluice_check_single` WHERE kind = 1 ' +
+      'SELECT sk0 AS `k0`, sk1 AS `k1` FROM `sluice_check_single` WHERE nb = 0 AND ns = 1 ' +
         'ORDER BY sk0 ASC NULLS LAST, sk1 ASC NULLS LAST LIMIT 10',
     );
     expect(plan.single.cleanup).toEqual([
