@@ -32,6 +32,7 @@ export function fakeFlink(jobs: Map<string, string>) {
       });
       if (snap().state === 'RUNNING') {
         await new Promise<void>((resolve) => {
+          // Not a wait for a state: a fake watch round's length (the real one lasts until the job changes or maxMs).
           const t = setTimeout(resolve, 500);
           ctx.cancellationSignal.addEventListener('abort', () => (clearTimeout(t), resolve()));
         });
