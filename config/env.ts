@@ -92,6 +92,8 @@ export const EnvSchema = z.object({
   SLUICE_WORKER_MAX_WORKFLOW_TASKS: positiveInt.default(10),
   /** Worker: sticky cache size (0 forces a replay on every task). @default 300 */
   SLUICE_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(300),
+  /** Crash tests only: a directory whose `<activityType>.hold` files hold activities (workers/failpoints.ts). */
+  SLUICE_FAILPOINTS_DIR: z.string().optional(),
   /** Where the local stack is installed and writes its state (the stack's own settings). */
   SLUICE_CACHE_DIR: z.string().optional(),
   SLUICE_STACK_DIR: z.string().optional(),

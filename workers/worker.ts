@@ -6,6 +6,7 @@ import { connectionOptions } from './connection';
 import type { ActivityDeps } from '../activities/deps';
 import { depsFromEnv, type SparkDefaults } from './deps';
 import { bundleSluiceWorkflows } from './bundle';
+import { failpointInterceptors } from './failpoints';
 
 export interface SluiceWorkerOptions {
   env: Env;
@@ -57,6 +58,7 @@ export async function createSluiceWorker(
     // default: 16 s for a Spark step, all of it time the preempting job waits for a kill. The
     // engine activities heartbeat every 2 s; this lets each heartbeat through.
     maxHeartbeatThrottleInterval: '2 seconds' as const,
+    interceptors: { activity: failpointInterceptors(env.SLUICE_FAILPOINTS_DIR) },
   };
   const [pipelines, pools] = await Promise.all([
     Worker.create({

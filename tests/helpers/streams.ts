@@ -9,7 +9,7 @@ import { flinkOptions } from '../../lib/pipelines';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { listFlinkJobs, SqlGatewaySession } from '../../engines/flink';
 import { definePipeline, type PipelineSpec } from '../../lib/pipelines';
-import type { WorkflowHandle } from '@temporalio/client';
+import { ServiceError, type WorkflowHandle } from '@temporalio/client';
 import { sleep, until } from '../../lib/poll';
 import { streamStatus, type StreamState, type StreamStatus } from '../../workflows/messages';
 import type { Env } from '../../config/env';
@@ -223,7 +223,16 @@ export async function waitState(
   return until(
     () => `${handle.workflowId} to be ${state} (is ${last})`,
     async () => {
-      const st = await handle.query(streamStatus);
+      // Unanswered while no worker serves the workflow (one was just SIGKILLed, the next is starting):
+      // the server gives the query up; asked again on the next round.
+      const st = await handle.query(streamStatus).catch((err: unknown) => {
+        if (err instanceof ServiceError) return undefined;
+        throw err;
+      });
+      if (!st) {
+        last = 'no answer to the status query yet';
+        return undefined;
+      }
       last = `${st.state}${st.error ? `: ${st.error}` : ''}`;
       if (st.state === 'FAILED' && state !== 'FAILED') throw new Error(`${handle.workflowId} FAILED: ${st.error}`);
       return st.state === state ? st : undefined;

@@ -9,7 +9,9 @@ import { Client, Connection } from '@temporalio/client';
 import type { ActivityDeps } from '../../activities/deps';
 import { parseEnv, type Env } from '../../config/env';
 import { localSparkDefaults } from '../../stack/install';
+import { until } from '../../lib/poll';
 import { depsFromEnv } from '../../workers/deps';
+import { heldFile, holdFile } from '../../workers/failpoints';
 import { createSluiceWorker, type SluiceWorker } from '../../workers/worker';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -59,16 +61,45 @@ export interface WorkerProcess {
 
 /**
  * `sluice worker` for `env` in a process of its own (its output in `<logDir>/worker-<n>.log`), for
- * the tests that SIGKILL a worker mid-step and let another take over. `args` are more of `sluice worker`'s.
+ * the tests that SIGKILL a worker mid-step and let another take over. `args` are more of `sluice worker`'s;
+ * `extraEnv` is added to its environment (e.g. `SLUICE_FAILPOINTS_DIR`, see {@link armedHold}).
  */
-export function spawnWorkerProcess(env: Env, logDir: string, n: number, args: string[] = []): WorkerProcess {
+export function spawnWorkerProcess(
+  env: Env,
+  logDir: string,
+  n: number,
+  args: string[] = [],
+  extraEnv: Record<string, string> = {},
+): WorkerProcess {
   const log = fs.openSync(path.join(logDir, `worker-${n}.log`), 'a');
   const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), 'worker', ...args], {
     cwd: ROOT,
-    env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
+    env: { ...process.env, ...extraEnv, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   return { kill: async () => (proc.kill('SIGKILL'), await exited) };
+}
+
+/**
+ * Arms the failpoint of `activityType` in `dir` (workers/failpoints.ts), runs `act` (which makes a
+ * workflow run that activity), and returns once a worker started with `SLUICE_FAILPOINTS_DIR=dir`
+ * holds it, its work done and its result not reported: a SIGKILL then lands inside the activity,
+ * however short it is. Disarmed before returning, so the next worker runs it through.
+ */
+export async function armedHold(dir: string, activityType: string, act: () => Promise<void>): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(holdFile(dir, activityType), '');
+  try {
+    await act();
+    await until(
+      `a worker to hold ${activityType}`,
+      () => (fs.existsSync(heldFile(dir, activityType)) ? true : undefined),
+      { timeoutMs: 300_000, intervalMs: 100 },
+    );
+  } finally {
+    fs.rmSync(holdFile(dir, activityType), { force: true });
+    fs.rmSync(heldFile(dir, activityType), { force: true });
+  }
 }

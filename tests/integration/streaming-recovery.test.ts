@@ -19,7 +19,14 @@ import { poolSchedulerWorkflow, streamingPipelineWorkflow } from '../../workflow
 import { pause, rescale, resume, streamStatus, streamWorkflowId, type StreamState } from '../../workflows/messages';
 import { EventGenerator, liveJobs, sinkTotals, sortedEntries, streamSpec, waitState } from '../helpers/streams';
 import { killStackProcess } from '../helpers/stack';
-import { connectTestClient, spawnWorkerProcess, testDeps, testEnv, type WorkerProcess } from '../helpers/worker';
+import {
+  armedHold,
+  connectTestClient,
+  spawnWorkerProcess,
+  testDeps,
+  testEnv,
+  type WorkerProcess,
+} from '../helpers/worker';
 
 jest.setTimeout(900_000);
 const id = Date.now().toString(36);
@@ -29,7 +36,8 @@ const poolName = `it-crash-${id}`;
 const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-stream-crash-'));
 let client: Client;
 
-const startWorker = (n: number) => spawnWorkerProcess(env, logDir, n);
+const failpoints = path.join(logDir, 'failpoints');
+const startWorker = (n: number) => spawnWorkerProcess(env, logDir, n, [], { SLUICE_FAILPOINTS_DIR: failpoints });
 let worker: WorkerProcess | undefined;
 let workers = 0;
 
@@ -52,19 +60,12 @@ afterAll(async () => {
   await client?.connection.close();
 });
 
-/** Waits until the workflow has `activity` running (started by the worker), then SIGKILLs the worker. */
-async function killDuring(handle: WorkflowHandle, activity: string) {
-  await until(
-    () => `${activity} to be running in ${handle.workflowId}`,
-    async () => {
-      const d = await handle.describe();
-      const pending = d.raw.pendingActivities ?? [];
-      return pending.some((a) => a.activityType?.name === activity && Number(a.state) === 2 /* STARTED */)
-        ? true
-        : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 100 },
-  );
+/**
+ * Runs `act` with `activity` held once its work is done (tests/helpers/worker.ts armedHold), then
+ * SIGKILLs the worker holding it and starts another, which retries it.
+ */
+async function killDuring(activity: string, act: () => Promise<void>) {
+  await armedHold(failpoints, activity, act);
   await worker!.kill();
   worker = startWorker(++workers);
 }
@@ -106,10 +107,11 @@ describe('a streaming pipeline whose worker is SIGKILLed mid-saga', () => {
   ];
   test.each(steps)('$op, killed in $killIn: one job (none when paused) afterwards', async ({ op, killIn, then }) => {
     let update: Promise<unknown> | undefined;
-    if (op === 'pause') await handle.signal(pause);
-    else if (op === 'resume') await handle.signal(resume);
-    else update = handle.executeUpdate(rescale, { args: [{ parallelism: Number(op.split(' ')[1]) }] });
-    await killDuring(handle, killIn);
+    await killDuring(killIn, async () => {
+      if (op === 'pause') await handle.signal(pause);
+      else if (op === 'resume') await handle.signal(resume);
+      else update = handle.executeUpdate(rescale, { args: [{ parallelism: Number(op.split(' ')[1]) }] });
+    });
     if (update) await update; // the new worker finishes the update the killed one started
     const st = await waitState(handle, then);
     const jobs = await liveJobs(deps.flink.restUrl, name);
