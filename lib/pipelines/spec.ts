@@ -2,10 +2,30 @@ import { z } from 'zod';
 import { once } from '../lazy';
 import { NAME_PATTERN } from '../names';
 import { parseOrThrow } from '../zod-issues';
-import { DURATION_SYNTAX, parseDuration } from './duration';
+import { parseDuration } from './duration';
 import { PARTITION_MS, type Partitioning } from './partitions';
 import { TolerancesSchema } from '../consistency/tolerance';
 import { scanSelect } from './sql-text';
+import {
+  IDENTIFIER,
+  columnName,
+  describe,
+  duration,
+  expected,
+  forwardIssues,
+  integer,
+  isObject,
+  kafkaTopic,
+  matching,
+  objectError,
+  oneOf,
+  positive,
+  resources,
+  strict,
+  text,
+} from './spec-fields';
+
+export { IDENTIFIER } from './spec-fields';
 
 /*
  * The pipeline spec (docs/architecture.md#pipelines-as-code). Everything here is pure and JSON-shaped: a parsed spec travels
@@ -26,11 +46,8 @@ export const NUMERIC_TYPES: readonly ColumnType[] = ['int', 'bigint', 'double', 
 /** Column types an event-time column may have. */
 export const TIME_TYPES: readonly ColumnType[] = ['timestamp', 'epoch_millis'];
 
-/** Column and output names: plain identifiers, so they never need escaping inside backticks. */
-export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Pipeline names: they appear in workflow ids, lake paths and Spark application names. */
 export const PIPELINE_NAME = NAME_PATTERN;
-const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 /** The column Sluice derives from the event-time column in the `events` view. */
 export const EVENT_TIME_COLUMN = 'event_time';
@@ -44,79 +61,6 @@ const RESERVED_BY_RUNNER = 'reserved (the Spark runner adds it to Kafka records)
 const FLINK_WINDOW_COLUMNS = ['window_start', 'window_end', 'window_time'];
 /** Output columns a streaming pipeline adds around the transform's: the Iceberg partition and the firing watermark. */
 export const STREAM_EXTRA_COLUMNS = ['partition', 'watermark'] as const;
-
-// ---- field helpers: every message says what was expected, `required` when the field is missing
-
-type Issue = { input?: unknown };
-const expected = (what: string) => (issue: Issue) => (issue.input === undefined ? 'required' : `expected ${what}`);
-/** For objects and unions: our message for a missing or non-object value, zod's otherwise. */
-const objectError = (what: string) => (issue: Issue & { code?: string }) =>
-  issue.code === 'invalid_type' ? expected(what)(issue) : undefined;
-
-/** A strict object (unknown keys are rejected by name) that says `required` when missing. */
-function strict<T extends z.core.$ZodLooseShape>(shape: T, what = 'an object') {
-  return z.strictObject(shape, { error: objectError(what) });
-}
-
-function text(what = 'a non-empty string') {
-  return z.string({ error: expected(what) }).min(1, { error: `expected ${what}` });
-}
-
-function matching(pattern: RegExp, what: string) {
-  return z
-    .string({ error: expected(what) })
-    .regex(pattern, { error: (issue) => `expected ${what}, got ${JSON.stringify(issue.input)}` });
-}
-
-/** A positive finite number (zod's numbers exclude Infinity and NaN). */
-function positive(what = 'a positive number') {
-  return z.number({ error: expected(what) }).positive({ error: `expected ${what}` });
-}
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  const list = values.map((v) => JSON.stringify(v)).join(' | ');
-  return z.enum(values, {
-    error: (issue) => (issue.input === undefined ? 'required' : `expected ${list}, got ${JSON.stringify(issue.input)}`),
-  });
-}
-
-const columnName = () => matching(IDENTIFIER, 'a column name matching ^[A-Za-z_][A-Za-z0-9_]*$');
-const kafkaTopic = () => matching(KAFKA_TOPIC, 'a Kafka topic name (letters, digits, ".", "_", "-")');
-
-/** A `"<n> <unit>"` length (see `parseDuration`). */
-function duration() {
-  return z.string({ error: expected(DURATION_SYNTAX) }).refine((t) => parseDuration(t) !== undefined, {
-    error: (issue) => `expected ${DURATION_SYNTAX}, got ${JSON.stringify(issue.input)}`,
-  });
-}
-
-/** An integer in `[min, max]`; the message states the range. */
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  const what = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
-  return z
-    .number({ error: expected(what) })
-    .int({ error: `expected ${what}` })
-    .min(min, { error: `expected ${what}` })
-    .max(max, { error: `expected ${what}` });
-}
-
-/** Demand of one run (batch) or one task slot (stream). */
-function resources() {
-  return strict({
-    cpu: positive(),
-    memoryMb: positive('a positive integer').int({ error: 'expected a positive integer' }),
-  });
-}
-
-/** Copies the issues of a failed inner parse into `ctx`, paths kept. */
-function forwardIssues(error: z.ZodError, ctx: z.RefinementCtx): void {
-  for (const issue of error.issues) {
-    ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
-  }
-}
-
-const isObject = (input: unknown): input is Record<string, unknown> =>
-  input !== null && typeof input === 'object' && !Array.isArray(input);
 
 /** The spec's parts up to the transforms (built once, on first use: see `lib/lazy.ts`). */
 const partSchemas = once(() => {
@@ -1002,9 +946,4 @@ function unknownColumn(column: string, schema: Record<string, ColumnType>): stri
 /** Indexes of entries that repeat an earlier one. */
 function duplicates(values: readonly string[]): number[] {
   return values.flatMap((value, i) => (values.indexOf(value) < i ? [i] : []));
-}
-
-function describe(input: unknown, key: string): string {
-  const value = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[key] : input;
-  return value === undefined ? '(missing)' : JSON.stringify(value);
 }
