@@ -23,4 +23,6 @@ export interface ActivityDeps {
   lake: string;
   /** A Temporal client for activities that read other workflows (the pool's liveness check). */
   temporal?: () => Client;
+  /** Crash tests only: where failpoints are armed (lib/failpoints.ts). */
+  failpointsDir?: string;
 }

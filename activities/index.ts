@@ -24,6 +24,7 @@ import { createBatchActivities } from './batch';
 import { createLambdaActivities } from './lambda';
 import { createLambdaCheckActivities } from './lambda-check';
 import { createStreamActivities } from './stream';
+import { createIntakeActivities } from './intake';
 
 export type { ActivityDeps } from './deps';
 
@@ -61,6 +62,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBatchActivities(deps),
     ...createLambdaActivities(deps),
     ...createLambdaCheckActivities(deps),
+    ...createIntakeActivities(deps),
     /** The trivial activity of the hello workflow. */
     async greet(name: string): Promise<string> {
       return `Hello, ${name}!`;

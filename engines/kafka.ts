@@ -221,15 +221,13 @@ export async function produceJsonOnce(
   }
 }
 
-/** The range a committed produce marker records, or undefined when there is none. */
-async function readProduceMarker(
-  client: KafkaClient,
-  group: string,
-  topic: string,
-): Promise<ProducedRange | undefined> {
-  // kafkajs' admin does not retry a group coordinator that is still moving or loading (seen on a
-  // fresh broker: NOT_COORDINATOR_FOR_GROUP for a new group): ask again, as its consumers would.
-  const offsets = await until(
+/**
+ * The offsets (and their metadata) a consumer group has committed on `topic`, by an admin call.
+ * kafkajs' admin does not retry a group coordinator that is still moving or loading (seen on a
+ * fresh broker: NOT_COORDINATOR_FOR_GROUP for a new group): asked again, as its consumers would.
+ */
+export async function fetchGroupOffsets(client: KafkaClient, group: string, topic: string) {
+  return until(
     `the offsets of consumer group ${group}`,
     () =>
       client
@@ -240,6 +238,15 @@ async function readProduceMarker(
         }),
     { timeoutMs: 30_000, intervalMs: 250 },
   );
+}
+
+/** The range a committed produce marker records, or undefined when there is none. */
+async function readProduceMarker(
+  client: KafkaClient,
+  group: string,
+  topic: string,
+): Promise<ProducedRange | undefined> {
+  const offsets = await fetchGroupOffsets(client, group, topic);
   const withMetadata = offsets.flatMap((t) => t.partitions).find((p) => Number(p.offset) >= 0 && p.metadata);
   return withMetadata ? (JSON.parse(withMetadata.metadata!) as ProducedRange) : undefined;
 }

@@ -23,3 +23,5 @@ export { lambdaPipelineWorkflow } from './lambda/lambda-pipeline';
 export type { LambdaCarry, LambdaPipelineInput, LambdaPipelineResult } from './lambda/lambda-pipeline';
 export { kappaPipelineWorkflow } from './kappa/kappa-pipeline';
 export type { KappaCarry, KappaPipelineInput, KappaPipelineResult } from './kappa/kappa-pipeline';
+export { intakeWorkflow } from './intake/intake';
+export type { IntakeInput } from './intake/intake';

@@ -483,3 +483,36 @@ export interface RollbackResult {
 }
 /** Switches the view back to the retained generation it replaced, in one commit. */
 export const rollback = defineUpdate<RollbackResult, []>('rollback');
+
+// ---- intakes (docs/intake.md) -------------------------------------------------------------------
+
+/** The workflow of an intake. */
+export const intakeWorkflowId = (intake: string) => `intake/${intake}`;
+
+export type IntakeState = 'ADMITTING' | 'RUNNING' | 'PAUSED' | 'CANCELLED' | 'FAILED';
+
+/**
+ * An intake's `status` query. The counts are those of the last finished slice (a slice commits
+ * many transactions; the running one heartbeats its own to the activity's details).
+ */
+export interface IntakeStatus {
+  intake: string;
+  state: IntakeState;
+  topic: string;
+  deadLetterTopic: string;
+  source: string;
+  /** Source lines read, records written to the topic, records written to the dead-letter topic. */
+  recordsIn: number;
+  recordsOut: number;
+  deadLetters: number;
+  /** Transactions committed since the intake first started. */
+  commits: number;
+  /** Bytes of the source not yet read (the lag), as of the last slice. */
+  lagBytes: number;
+  /** Files tracked and how far each is read. */
+  files: { path: string; offset: number }[];
+  /** The last slice's failure, while it is being retried. */
+  error?: string;
+}
+/** Same name as the streams' query: `temporal workflow query --type status` works on both. */
+export const intakeStatus = defineQuery<IntakeStatus>('status');

@@ -87,3 +87,17 @@ export function describe(input: unknown, key: string): string {
   const value = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[key] : input;
   return value === undefined ? '(missing)' : JSON.stringify(value);
 }
+
+/** Column name → type (one of `types`), in the order the columns are read; at least one. */
+export function columnsSchema<const T extends readonly [string, ...string[]]>(types: T) {
+  return z
+    .record(z.string().regex(IDENTIFIER), oneOf(types), {
+      error: (issue) => {
+        if (issue.code === 'invalid_key') {
+          return `invalid column name ${JSON.stringify(issue.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$`;
+        }
+        return issue.input === undefined ? 'required' : 'expected an object of column name → type';
+      },
+    })
+    .refine((columns) => Object.keys(columns).length > 0, { error: 'declare at least one column' });
+}

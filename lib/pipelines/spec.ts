@@ -9,6 +9,7 @@ import { scanSelect } from './sql-text';
 import {
   IDENTIFIER,
   columnName,
+  columnsSchema,
   describe,
   duration,
   expected,
@@ -69,16 +70,7 @@ const partSchemas = once(() => {
   const ColumnTypeSchema = oneOf(COLUMN_TYPES);
 
   /** Column name → type, in the order the columns are read. */
-  const ColumnsSchema = z
-    .record(z.string().regex(IDENTIFIER), ColumnTypeSchema, {
-      error: (issue) => {
-        if (issue.code === 'invalid_key') {
-          return `invalid column name ${JSON.stringify(issue.input)}: must match ^[A-Za-z_][A-Za-z0-9_]*$`;
-        }
-        return issue.input === undefined ? 'required' : 'expected an object of column name → type';
-      },
-    })
-    .refine((columns) => Object.keys(columns).length > 0, { error: 'declare at least one column' });
+  const ColumnsSchema = columnsSchema(COLUMN_TYPES);
 
   const sourceFields = {
     /** Column name → type of each record. */

@@ -11,7 +11,7 @@ import { parseEnv, type Env } from '../../config/env';
 import { localSparkDefaults } from '../../stack/install';
 import { until } from '../../lib/poll';
 import { depsFromEnv } from '../../workers/deps';
-import { heldFile, holdFile } from '../../workers/failpoints';
+import { heldFile, holdFile } from '../../lib/failpoints';
 import { createSluiceWorker, type SluiceWorker } from '../../workers/worker';
 
 const ROOT = path.join(__dirname, '..', '..');

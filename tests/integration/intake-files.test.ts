@@ -1,0 +1,203 @@
+/**
+ * A files intake on the real stack: JSON-lines log files (appended, a partial line completed later,
+ * rotated by rename) read into a schema'd topic by `intake/<name>` through `sluice worker` processes,
+ * one of them SIGKILLed while the intake is mid-way through a large append. Checked through Kafka
+ * itself, read_committed: every valid record exactly once, normalised, in order per key; every
+ * malformed one in `<topic>.dlq` with its reason and source position.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { poolTaskQueue } from '../../config/env';
+import { INTAKE_COMMIT_FAILPOINT } from '../../activities/intake';
+import { defineIntake } from '../../lib/intake/spec';
+import { until } from '../../lib/poll';
+import { intakeWorkflow, poolSchedulerWorkflow } from '../../workflows';
+import { cancelStream, intakeStatus, intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
+import { readCommitted } from '../helpers/intake';
+import {
+  armedHold,
+  connectTestClient,
+  spawnWorkerProcess,
+  testDeps,
+  testEnv,
+  type WorkerProcess,
+} from '../helpers/worker';
+
+jest.setTimeout(600_000);
+const id = Date.now().toString(36);
+const env = testEnv('it-intake');
+const deps = testDeps(env);
+const pool = `it-intake-${id}`;
+const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-intake-logs-'));
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-intake-src-'));
+const topic = `it-intake-${id}`;
+let client: Client;
+let worker: WorkerProcess | undefined;
+let workers = 0;
+const failpoints = path.join(logDir, 'failpoints');
+const startWorker = () => spawnWorkerProcess(env, logDir, ++workers, [], { SLUICE_FAILPOINTS_DIR: failpoints });
+
+const spec = defineIntake({
+  name: `files-${id}`,
+  source: { kind: 'files', dir, pattern: 'app.log*', format: 'jsonl' },
+  schema: { id: 'string', page: 'string', n: 'int', ts: 'epoch_millis' },
+  eventTime: 'ts',
+  topic,
+  partitions: 2,
+  key: ['page'],
+  intake: { pool, tenant: 'it', resources: { cpu: 0.5, memoryMb: 256 }, batchRecords: 200, pollInterval: '1 second' },
+});
+
+const PAGES = ['home', 'cart', 'search'];
+const BASE = Date.UTC(2026, 11, 1, 10);
+let serial = 0;
+/** The next valid event: ids and per-page sequence numbers increase; some times are ISO strings. */
+const valid: { id: string; page: string; n: number; ts: number }[] = [];
+function event(): string {
+  const i = serial++;
+  const e = { id: `e-${i}`, page: PAGES[i % 3]!, n: i, ts: BASE + i * 1000 };
+  valid.push(e);
+  const ts = i % 5 === 0 ? new Date(e.ts).toISOString() : e.ts;
+  // `extra` is not declared: dropped from the record.
+  return JSON.stringify({ ...e, ts, extra: 'dropped' });
+}
+const malformed: { line: string; reason: string }[] = [];
+function bad(line: string, reason: string): string {
+  malformed.push({ line, reason });
+  return line;
+}
+const lines = (n: number) => Array.from({ length: n }, () => event()).join('\n') + '\n';
+
+async function status(handle: WorkflowHandle): Promise<IntakeStatus> {
+  return handle.query(intakeStatus);
+}
+
+/** The running slice's heartbeat: its counts as of its last committed batch. */
+async function heartbeatCounts(handle: WorkflowHandle): Promise<{ recordsIn: number } | undefined> {
+  const d = await handle.describe();
+  const payload = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
+  return payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { recordsIn: number }) : undefined;
+}
+
+beforeAll(async () => {
+  client = await connectTestClient(env);
+  await client.workflow.start(poolSchedulerWorkflow, {
+    taskQueue: poolTaskQueue(env),
+    workflowId: `pool/${pool}`,
+    args: [{ name: pool, capacity: { cpu: 4, memoryMb: 8192 }, policy: { kind: 'fifo' } }],
+  });
+  worker = startWorker();
+});
+
+afterAll(async () => {
+  for (const wf of [intakeWorkflowId(spec.name), `pool/${pool}`]) {
+    await client?.workflow
+      .getHandle(wf)
+      .terminate('test over')
+      .catch(() => undefined);
+  }
+  await worker?.kill();
+  await client?.connection.close();
+});
+
+test('files appended, completed, rotated and a SIGKILL mid-way: every record once, dead letters with reasons', async () => {
+  const log = path.join(dir, 'app.log');
+  fs.writeFileSync(
+    log,
+    lines(40) +
+      bad('{"id": "x-1", "page": "home"', 'not JSON') +
+      '\n' +
+      bad(JSON.stringify({ id: 'x-2', page: 'home', ts: BASE }), 'column "n": missing') +
+      '\n' +
+      bad(JSON.stringify({ id: 'x-3', page: 'home', n: 'seven', ts: BASE }), 'column "n": expected a 32-bit integer') +
+      '\n' +
+      bad(
+        JSON.stringify({ id: 'x-4', page: 'home', n: 1, ts: 'yesterday' }),
+        'column "ts": expected epoch milliseconds',
+      ) +
+      '\n' +
+      bad('[1, 2, 3]', 'expected a JSON object') +
+      '\n' +
+      '\n' + // an empty line: consumed, neither a record nor a dead letter
+      lines(40),
+  );
+  const handle = await client.workflow.start(intakeWorkflow, {
+    taskQueue: env.SLUICE_TASK_QUEUE,
+    workflowId: intakeWorkflowId(spec.name),
+    args: [{ intake: spec }],
+  });
+  const linesSoFar = () => valid.length + malformed.length;
+  const read = (n: number) =>
+    until(
+      () => `the intake to have read ${n} lines`,
+      async () => {
+        const c =
+          (await heartbeatCounts(handle).catch(() => undefined)) ?? (await status(handle).catch(() => undefined));
+        return c && c.recordsIn >= n ? c : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 200 },
+    );
+  await read(linesSoFar());
+
+  // A line written in two parts: nothing of it is taken until its newline arrives.
+  const half = event();
+  fs.appendFileSync(log, half.slice(0, 10));
+  fs.appendFileSync(log, half.slice(10) + '\n' + lines(20));
+  await read(linesSoFar());
+
+  // Rotation: the writer renames its file, writes a last line to it, then opens a new one.
+  fs.renameSync(log, path.join(dir, 'app.log.1'));
+  fs.appendFileSync(path.join(dir, 'app.log.1'), lines(1));
+  fs.writeFileSync(log, lines(30));
+  await read(linesSoFar());
+
+  // A large append, and the worker SIGKILLed with a batch of it sent and not committed.
+  const before = linesSoFar();
+  await armedHold(failpoints, INTAKE_COMMIT_FAILPOINT, async () => {
+    fs.appendFileSync(log, lines(6000));
+  });
+  const held = await heartbeatCounts(handle);
+  expect(held?.recordsIn ?? before).toBeLessThan(linesSoFar());
+  await worker!.kill();
+  worker = startWorker();
+  const final = await read(linesSoFar());
+  expect(final.recordsIn).toBe(linesSoFar());
+
+  await handle.signal(cancelStream, { reason: 'test over' });
+  const result = await handle.result();
+  expect(result).toMatchObject({
+    state: 'CANCELLED',
+    recordsIn: linesSoFar(),
+    recordsOut: valid.length,
+    deadLetters: malformed.length,
+  });
+
+  // Kafka's own view, read_committed: each valid record exactly once, normalised.
+  const out = await readCommitted(deps.brokers, topic);
+  const values = out.map((r) => r.value as { id: string; page: string; n: number; ts: number });
+  expect(values.length).toBe(valid.length);
+  expect([...values].sort((a, b) => a.n - b.n)).toEqual(valid);
+  // In order per key: one key's records are in one partition, in the order they were written.
+  for (const page of PAGES) {
+    const ofPage = out.filter((r) => (r.value as { page: string }).page === page);
+    expect(new Set(ofPage.map((r) => r.partition)).size).toBe(1);
+    expect(ofPage.every((r) => r.key === JSON.stringify([page]))).toBe(true);
+    const ns = ofPage.map((r) => (r.value as { n: number }).n);
+    expect(ns).toEqual([...ns].sort((a, b) => a - b));
+  }
+
+  const dead = (await readCommitted(deps.brokers, `${topic}.dlq`)).map(
+    (r) => r.value as { intake: string; reason: string; raw: string; source: { file: string; offset: number } },
+  );
+  expect(dead.map((d) => d.raw)).toEqual(malformed.map((m) => m.line));
+  dead.forEach((d, i) => {
+    expect(d.intake).toBe(spec.name);
+    expect(d.reason).toContain(malformed[i]!.reason);
+    // The source position is the line's own: the file holds exactly that line there.
+    const bytes = fs.readFileSync(path.join(dir, 'app.log.1'));
+    expect(d.source.file).toBe(path.join(dir, 'app.log'));
+    expect(bytes.subarray(d.source.offset, d.source.offset + Buffer.byteLength(d.raw)).toString('utf8')).toBe(d.raw);
+  });
+});
