@@ -8,6 +8,7 @@ import { registerDemo } from './demo';
 import { UsageError } from './errors';
 import { registerLambda } from './lambda';
 import { registerKappa } from './kappa';
+import { registerIntake } from './intake';
 import { kappaPipelineArg, viewPipelineArg, registerPipelines } from './pipelines';
 import { registerPool } from './pool';
 import { registerWorker } from './worker';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerStreams(program);
   registerLambda(program, viewPipelineArg);
   registerKappa(program, kappaPipelineArg);
+  registerIntake(program);
   registerCheck(program);
   registerWorker(program);
   return program;

@@ -22,13 +22,7 @@ import {
 } from '../lib/pipelines';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceTenant } from '../lib/search-attributes';
 import { getPipeline } from '../pipelines';
-import {
-  backfillWorkflow,
-  backfillWorkflowId,
-  batchPipelineWorkflow,
-  batchWorkflowId,
-  poolWorkflowId,
-} from '../workflows';
+import { backfillWorkflow, backfillWorkflowId, batchPipelineWorkflow, batchWorkflowId } from '../workflows';
 import {
   cancel,
   pause,
@@ -45,6 +39,8 @@ import { UsageError } from './errors';
 import { printPool, withClient } from './pool';
 import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';
+import { isIntakeId, showIntakeStatus } from './intake';
+import { requirePoolRunning } from './start-run';
 import { isKappaId, showKappaStatus, startKappa } from './kappa';
 import { controlLambda, isLambdaId, showLambdaStatus, startLambda } from './lambda';
 import { controlStream, isStreamId, showStreamStatus, startStream } from './streams';
@@ -283,7 +279,9 @@ export function registerPipelines(program: Command): void {
     if (verb === 'cancel') command.option('--no-savepoint', 'cancel a stream without a final savepoint');
     command.action(async (workflowId: string, opts: { wait: boolean; json?: boolean; savepoint?: boolean }) => {
       if (isStreamId(workflowId)) return controlStream(verb, workflowId, opts);
-      if (isLambdaId(workflowId) || isKappaId(workflowId)) return controlLambda(verb, workflowId, opts);
+      if (isLambdaId(workflowId) || isKappaId(workflowId) || isIntakeId(workflowId)) {
+        return controlLambda(verb, workflowId, opts);
+      }
       await withClient(async (client, env) => {
         const type = await runType(client, workflowId);
         if (type !== 'batchPipelineWorkflow' && type !== 'backfillWorkflow') {
@@ -302,13 +300,14 @@ export function registerPipelines(program: Command): void {
 
   program
     .command('status <workflowId>')
-    .description('state and progress of a batch run, backfill, stream or pool')
+    .description('state and progress of a batch run, backfill, stream, lambda or Kappa pipeline, intake or pool')
     .option('--json', 'print the status query as JSON (implies --no-wait)')
     .option('--no-wait', 'do not wait for a worker: fail at once when none polls')
     .action(async (workflowId: string, opts: { json?: boolean; wait: boolean }) => {
       if (isStreamId(workflowId)) return showStreamStatus(workflowId, opts);
       if (isLambdaId(workflowId)) return showLambdaStatus(workflowId, opts);
       if (isKappaId(workflowId)) return showKappaStatus(workflowId, opts);
+      if (isIntakeId(workflowId)) return showIntakeStatus(workflowId, opts);
       await withClient(async (client, env) => {
         const type = await runType(client, workflowId);
         const queue = type === 'poolSchedulerWorkflow' ? 'pools' : 'pipelines';
@@ -366,21 +365,7 @@ function searchAttributes(spec: PipelineSpec, kind: string) {
 async function requirePool(client: Client, spec: PipelineSpec): Promise<void> {
   // A lambda pipeline's layers may use two pools: both must run.
   for (const pool of new Set([admission(spec).pool, ...(spec.kind === 'lambda' ? [spec.batch.pool] : [])])) {
-    await requireOnePool(client, spec, pool);
-  }
-}
-
-async function requireOnePool(client: Client, spec: PipelineSpec, pool: string): Promise<void> {
-  const running = await client.workflow
-    .getHandle(poolWorkflowId(pool))
-    .describe()
-    .then((d) => d.status.name === 'RUNNING')
-    .catch(() => false);
-  if (!running) {
-    throw new Error(
-      `pool ${pool} (of pipeline ${spec.name}) is not running: create it with ` +
-        `sluice pool ${pool} --capacity cpu=4,memoryMb=8192`,
-    );
+    await requirePoolRunning(client, pool, `pipeline ${spec.name}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type Workflow } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Env } from '../config/env';
+import { poolWorkflowId } from '../workflows/messages';
 import { requireWorker } from './worker-check';
 
 export interface StartRunOptions {
@@ -37,4 +38,18 @@ export async function startPipelineRun<W extends Workflow>(
   }
   process.stderr.write(`sluice: started ${run.workflowId}\n`);
   process.stdout.write(opts.json ? `${JSON.stringify({ workflowId: run.workflowId })}\n` : `${run.workflowId}\n`);
+}
+
+/** A run waits forever on a pool nobody runs: refuse to start it, saying how to create the pool. */
+export async function requirePoolRunning(client: Client, pool: string, owner: string): Promise<void> {
+  const running = await client.workflow
+    .getHandle(poolWorkflowId(pool))
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch(() => false);
+  if (!running) {
+    throw new Error(
+      `pool ${pool} (of ${owner}) is not running: create it with sluice pool ${pool} --capacity cpu=4,memoryMb=8192`,
+    );
+  }
 }

@@ -5,6 +5,7 @@
  * itself, read_committed: every valid record exactly once, normalised, in order per key; every
  * malformed one in `<topic>.dlq` with its reason and source position.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,8 +14,8 @@ import { poolTaskQueue } from '../../config/env';
 import { INTAKE_COMMIT_FAILPOINT } from '../../activities/intake';
 import { defineIntake } from '../../lib/intake/spec';
 import { until } from '../../lib/poll';
-import { intakeWorkflow, poolSchedulerWorkflow } from '../../workflows';
-import { cancelStream, intakeStatus, intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
+import { poolSchedulerWorkflow } from '../../workflows';
+import { intakeStatus, intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
 import { readCommitted } from '../helpers/intake';
 import {
   armedHold,
@@ -26,6 +27,7 @@ import {
 } from '../helpers/worker';
 
 jest.setTimeout(600_000);
+const ROOT = path.join(__dirname, '..', '..');
 const id = Date.now().toString(36);
 const env = testEnv('it-intake');
 const deps = testDeps(env);
@@ -81,6 +83,13 @@ async function heartbeatCounts(handle: WorkflowHandle): Promise<{ recordsIn: num
   return payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { recordsIn: number }) : undefined;
 }
 
+const sluice = (args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), ...args], {
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
+  });
+
 beforeAll(async () => {
   client = await connectTestClient(env);
   await client.workflow.start(poolSchedulerWorkflow, {
@@ -123,11 +132,16 @@ test('files appended, completed, rotated and a SIGKILL mid-way: every record onc
       '\n' + // an empty line: consumed, neither a record nor a dead letter
       lines(40),
   );
-  const handle = await client.workflow.start(intakeWorkflow, {
-    taskQueue: env.SLUICE_TASK_QUEUE,
-    workflowId: intakeWorkflowId(spec.name),
-    args: [{ intake: spec }],
-  });
+  // Started from a JSON spec, as an operator would.
+  const specFile = path.join(logDir, 'intake.json');
+  fs.writeFileSync(specFile, JSON.stringify(spec));
+  const started = sluice(['intake', specFile]); // waits for the worker that is starting
+  expect([started.status, started.stderr]).toEqual([
+    0,
+    expect.stringContaining(`started ${intakeWorkflowId(spec.name)}`),
+  ]);
+  expect(started.stdout).toBe(`${intakeWorkflowId(spec.name)}\n`);
+  const handle = client.workflow.getHandle(intakeWorkflowId(spec.name));
   const linesSoFar = () => valid.length + malformed.length;
   const read = (n: number) =>
     until(
@@ -165,7 +179,11 @@ test('files appended, completed, rotated and a SIGKILL mid-way: every record onc
   const final = await read(linesSoFar());
   expect(final.recordsIn).toBe(linesSoFar());
 
-  await handle.signal(cancelStream, { reason: 'test over' });
+  const shown = sluice(['status', intakeWorkflowId(spec.name), '--json']);
+  expect(shown.status).toBe(0);
+  expect(JSON.parse(shown.stdout)).toMatchObject({ state: 'RUNNING', recordsIn: linesSoFar(), topic });
+
+  expect(sluice(['cancel', intakeWorkflowId(spec.name)]).status).toBe(0);
   const result = await handle.result();
   expect(result).toMatchObject({
     state: 'CANCELLED',
@@ -200,4 +218,27 @@ test('files appended, completed, rotated and a SIGKILL mid-way: every record onc
     expect(d.source.file).toBe(path.join(dir, 'app.log'));
     expect(bytes.subarray(d.source.offset, d.source.offset + Buffer.byteLength(d.raw)).toString('utf8')).toBe(d.raw);
   });
+});
+
+test('sluice intake refuses a bad spec or an unknown intake by name, and starts nothing', async () => {
+  const refusal = (patch: object) => {
+    const file = path.join(logDir, 'bad.json');
+    fs.writeFileSync(file, JSON.stringify({ ...spec, name: 'bad-intake', ...patch }));
+    const r = sluice(['intake', file]);
+    return [r.status, r.stderr];
+  };
+  expect(refusal({ source: { ...spec.source, format: 'xml' } })).toEqual([
+    2,
+    expect.stringContaining('source.format: expected "jsonl" | "csv", got "xml"'),
+  ]);
+  expect(refusal({ eventTime: 'n' })).toEqual([
+    2,
+    expect.stringContaining('eventTime: column "n" is int; expected timestamp or epoch_millis'),
+  ]);
+  const unknown = sluice(['intake', 'no-such-intake']);
+  expect([unknown.status, unknown.stderr]).toEqual([
+    2,
+    expect.stringContaining('unknown intake "no-such-intake" (known: page-view-logs'),
+  ]);
+  await expect(client.workflow.getHandle(intakeWorkflowId('bad-intake')).describe()).rejects.toThrow();
 });
