@@ -14,9 +14,11 @@ import * as path from 'node:path';
 import { readLines, SourceDirNotFound, type FilePositions } from '../engines/file-source';
 import { ensureTopic } from '../engines/kafka';
 import { IntakeProducer, PositionTooLarge, readPosition } from '../engines/kafka-intake';
+import { readTopicSchema, writeTopicSchema } from '../engines/schema-registry';
 import { ErrorType } from '../lib/errors';
 import { normaliseLine } from '../lib/intake/records';
-import { dlqTopic, parseIntakeSpec, type IntakeSpec } from '../lib/intake/spec';
+import { compareSchemas, describeChange, nextRecord, type SchemaVersion } from '../lib/intake/schemas';
+import { dlqTopic, parseIntakeSpec, topicSchema, type IntakeSpec } from '../lib/intake/spec';
 import { parseDuration } from '../lib/pipelines/duration';
 import { failpoint } from '../lib/failpoints';
 import { sleep } from '../lib/poll';
@@ -63,6 +65,36 @@ const ZERO: IntakeCounts = { recordsIn: 0, recordsOut: 0, deadLetters: 0 };
 
 export function createIntakeActivities(deps: ActivityDeps) {
   return {
+    /**
+     * Registers the intake topic's schema (lib/intake/schemas.ts): a first or compatible version is
+     * recorded, the same one is left as it is, an incompatible one (a dropped or retyped column)
+     * is refused by name unless `force`. Returns the current version.
+     */
+    async registerIntakeSchema(input: { intake: IntakeSpec; force?: boolean }): Promise<SchemaVersion> {
+      const spec = parseIntakeSpec(input.intake);
+      const columns = topicSchema(spec);
+      const registered = await readTopicSchema(deps.kafka, spec.topic);
+      const change = compareSchemas(registered?.current.columns, columns);
+      if (change.kind === 'same') return registered!.current;
+      if (change.kind === 'incompatible' && !input.force) {
+        throw ApplicationFailure.create({
+          message: `intake ${spec.name}: the schema of topic ${spec.topic} would change incompatibly from version ${registered!.current.version} (${describeChange(change)}); pipelines reading it would break. Start the intake with --force-schema to register it anyway`,
+          type: ErrorType.schemaIncompatible,
+          nonRetryable: true,
+        });
+      }
+      const record = nextRecord(
+        spec.topic,
+        registered,
+        columns,
+        `intake ${spec.name}`,
+        Date.now(),
+        change.kind === 'incompatible',
+      );
+      await writeTopicSchema(deps.kafka, record);
+      return record.current;
+    },
+
     /** The intake's counts and files as its last committed transaction recorded them (reads only). */
     async intakeProgress(input: { intake: IntakeSpec }): Promise<IntakeSliceResult> {
       const spec = parseIntakeSpec(input.intake);

@@ -7,7 +7,10 @@ import type { Client } from '@temporalio/client';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
-import { InvalidIntakeSpec, parseIntakeSpec, type IntakeSpec } from '../lib/intake/spec';
+import { createKafkaClient } from '../engines/kafka';
+import { readTopicSchema } from '../engines/schema-registry';
+import { compareSchemas, describeChange } from '../lib/intake/schemas';
+import { InvalidIntakeSpec, parseIntakeSpec, topicSchema, type IntakeSpec } from '../lib/intake/spec';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceTenant } from '../lib/search-attributes';
 import { INTAKES } from '../pipelines/intakes';
 import { intakeWorkflow } from '../workflows';
@@ -52,17 +55,26 @@ export function registerIntake(program: Command): void {
     .description('start an intake (a registered name, or a JSON spec file): its source into its topic, exactly once')
     .option('--no-wait', 'fail at once when no worker polls')
     .option('--json', 'print {"workflowId"} as JSON')
-    .action(async (arg: string, opts: { wait: boolean; json?: boolean }) => {
+    .option('--force-schema', "register the intake's schema even if it drops or retypes a column of its topic's")
+    .action(async (arg: string, opts: { wait: boolean; json?: boolean; forceSchema?: boolean }) => {
       const spec = intakeArg(arg);
       await withClient(async (client, env) => {
         await requirePoolRunning(client, spec.intake.pool, `intake ${spec.name}`);
+        // The workflow checks again (and is the one that registers): this refuses before anything starts.
+        const registered = await readTopicSchema(createKafkaClient(env.SLUICE_KAFKA_BROKERS), spec.topic);
+        const change = compareSchemas(registered?.current.columns, topicSchema(spec));
+        if (change.kind === 'incompatible' && !opts.forceSchema) {
+          throw new UsageError(
+            `intake ${spec.name}: topic ${spec.topic}'s schema (version ${registered!.current.version}, registered by ${registered!.current.registeredBy}) would change incompatibly: ${describeChange(change)}; give --force-schema to register it anyway`,
+          );
+        }
         await startPipelineRun(
           client,
           env,
           {
             workflow: intakeWorkflow,
             workflowId: intakeWorkflowId(spec.name),
-            args: [{ intake: spec }],
+            args: [{ intake: spec, forceSchema: opts.forceSchema }],
             summary: `intake ${spec.name}: ${spec.source.kind} ${spec.source.dir}/${spec.source.pattern} → ${spec.topic} (dead letters: ${spec.topic}.dlq)`,
           },
           {

@@ -39,6 +39,10 @@ import { UsageError } from './errors';
 import { printPool, withClient } from './pool';
 import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';
+import type { Env } from '../config/env';
+import { createKafkaClient } from '../engines/kafka';
+import { readTopicSchema } from '../engines/schema-registry';
+import { sourceMismatch } from '../lib/intake/schemas';
 import { isIntakeId, showIntakeStatus } from './intake';
 import { requirePoolRunning } from './start-run';
 import { isKappaId, showKappaStatus, startKappa } from './kappa';
@@ -140,7 +144,7 @@ export function registerPipelines(program: Command): void {
             );
           }
           return withClient(async (client, env) => {
-            await requirePool(client, spec);
+            await requireStartable(client, env, spec);
             await startLambda(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'lambda') });
           });
         }
@@ -151,7 +155,7 @@ export function registerPipelines(program: Command): void {
             );
           }
           return withClient(async (client, env) => {
-            await requirePool(client, spec);
+            await requireStartable(client, env, spec);
             await startKappa(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'kappa') });
           });
         }
@@ -159,13 +163,13 @@ export function registerPipelines(program: Command): void {
           if (opts.partition)
             throw new UsageError(`--partition: ${spec.name} is a streaming pipeline: it has no partitions`);
           return withClient(async (client, env) => {
-            await requirePool(client, spec);
+            await requireStartable(client, env, spec);
             await startStream(client, env, spec, { ...opts, searchAttributes: searchAttributes(spec, 'streaming') });
           });
         }
         const partition = opts.partition ? partitionArg(spec, opts.partition) : latestCompletePartition(spec);
         await withClient(async (client, env) => {
-          await requirePool(client, spec);
+          await requireStartable(client, env, spec);
           await requireWorker(client, env, ['pipelines', 'pools'], { wait: opts.wait && !opts.json });
           const workflowId = batchWorkflowId(spec.name, partition);
           let handle;
@@ -238,7 +242,7 @@ export function registerPipelines(program: Command): void {
           return;
         }
         await withClient(async (client, env) => {
-          await requirePool(client, spec);
+          await requireStartable(client, env, spec);
           await requireWorker(client, env, ['pipelines', 'pools'], { wait: !opts.detach });
           try {
             await client.workflow.start(backfillWorkflow, {
@@ -359,6 +363,25 @@ function searchAttributes(spec: PipelineSpec, kind: string) {
     { key: SluicePool, value: admission(spec).pool },
     { key: SluiceTenant, value: admission(spec).tenant },
   ];
+}
+
+/**
+ * What a run needs before it starts: its pools running (it would wait on them forever), and a Kafka
+ * source whose topic an intake registered read with the topic's columns (it would read nulls or
+ * fail mid-way otherwise). Refused with the differing columns named; nothing is started.
+ */
+async function requireStartable(client: Client, env: Env, spec: PipelineSpec): Promise<void> {
+  // The spec's own fault first (exit 2), then the deployment's (a pool to create).
+  if (spec.source.kind === 'kafka') {
+    const registered = await readTopicSchema(createKafkaClient(env.SLUICE_KAFKA_BROKERS), spec.source.topic);
+    const problems = registered ? sourceMismatch(registered.current.columns, spec.source.schema) : [];
+    if (problems.length) {
+      throw new UsageError(
+        `${spec.name}: its source does not match topic ${spec.source.topic} (schema version ${registered!.current.version}, registered by ${registered!.current.registeredBy}): ${problems.join('; ')}`,
+      );
+    }
+  }
+  await requirePool(client, spec);
 }
 
 /** A run waits forever on a pool nobody runs: refuse to start it. */

@@ -75,13 +75,28 @@ export function createKafkaClient(brokers: string[], opts: KafkaClientOptions = 
   };
 }
 
-/** Creates a topic if it does not exist (idempotent: safe for activity retries). */
-export async function ensureTopic(client: KafkaClient, topic: string, partitions = 1): Promise<void> {
+/**
+ * Creates a topic if it does not exist (idempotent: safe for activity retries), with `config`
+ * entries such as `cleanup.policy=compact` for a new one.
+ */
+export async function ensureTopic(
+  client: KafkaClient,
+  topic: string,
+  partitions = 1,
+  config: Record<string, string> = {},
+): Promise<void> {
   await client.withAdmin(async (admin) => {
     const existing = await admin.listTopics();
     if (existing.includes(topic)) return;
     await admin.createTopics({
-      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+        },
+      ],
       waitForLeaders: true,
     });
   });

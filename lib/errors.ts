@@ -35,6 +35,8 @@ export const ErrorType = {
   rescaleFailed: 'RescaleFailed',
   /** An operation that does not apply to the stream's current state (a savepoint of a paused stream). */
   invalidStreamState: 'InvalidStreamState',
+  /** An intake's schema that would drop or retype a column of its topic's registered one. */
+  schemaIncompatible: 'SchemaIncompatible',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -58,6 +60,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.savepointFailed,
   ErrorType.rescaleFailed,
   ErrorType.invalidStreamState,
+  ErrorType.schemaIncompatible,
 ];
 
 /**

@@ -511,6 +511,8 @@ export interface IntakeStatus {
   lagBytes: number;
   /** Files tracked and how far each is read. */
   files: { path: string; offset: number }[];
+  /** The version of the topic's schema the intake registered (`_sluice_schemas`). */
+  schemaVersion?: number;
   /** The last slice's failure, while it is being retried. */
   error?: string;
 }

@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { poolTaskQueue } from '../../config/env';
 import { INTAKE_COMMIT_FAILPOINT } from '../../activities/intake';
+import { readTopicSchema } from '../../engines/schema-registry';
 import { defineIntake } from '../../lib/intake/spec';
+import { pageViews } from '../../pipelines/page-views';
 import { until } from '../../lib/poll';
 import { poolSchedulerWorkflow } from '../../workflows';
 import { intakeStatus, intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
@@ -101,7 +103,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const wf of [intakeWorkflowId(spec.name), `pool/${pool}`]) {
+  for (const wf of [intakeWorkflowId(spec.name), intakeWorkflowId(`files-${id}-v2`), `pool/${pool}`]) {
     await client?.workflow
       .getHandle(wf)
       .terminate('test over')
@@ -241,4 +243,57 @@ test('sluice intake refuses a bad spec or an unknown intake by name, and starts 
     expect.stringContaining('unknown intake "no-such-intake" (known: page-view-logs'),
   ]);
   await expect(client.workflow.getHandle(intakeWorkflowId('bad-intake')).describe()).rejects.toThrow();
+});
+
+test('the topic schema is registered; an incompatible change and a mismatching pipeline are refused by column', async () => {
+  // The run above registered version 1: the declared columns, the event time as epoch milliseconds.
+  const registered = await readTopicSchema(deps.kafka, topic);
+  expect(registered?.current).toMatchObject({
+    version: 1,
+    columns: { id: 'string', page: 'string', n: 'int', ts: 'epoch_millis' },
+    registeredBy: `intake ${spec.name}`,
+  });
+
+  // Another intake into the same topic that drops `n` and retypes `page`: refused, nothing started.
+  const { n: _n, ...rest } = spec.schema;
+  const changed = { ...spec, name: `files-${id}-v2`, schema: { ...rest, page: 'int' } };
+  const file = path.join(logDir, 'changed.json');
+  fs.writeFileSync(file, JSON.stringify(changed));
+  const refused = sluice(['intake', file]);
+  expect([refused.status, refused.stderr]).toEqual([
+    2,
+    expect.stringContaining('would change incompatibly: dropped column "n"; column "page" retyped string → int'),
+  ]);
+  await expect(client.workflow.getHandle(intakeWorkflowId(changed.name)).describe()).rejects.toThrow();
+  expect((await readTopicSchema(deps.kafka, topic))?.current.version).toBe(1);
+
+  // A pipeline reading the topic with columns it does not have: refused, the columns named.
+  const pipelineFile = path.join(logDir, 'pipeline.json');
+  fs.writeFileSync(
+    pipelineFile,
+    JSON.stringify({ ...pageViews, name: `reads-${id}`, source: { ...pageViews.source, topic } }),
+  );
+  const run = sluice(['run', pipelineFile, '--no-wait']);
+  expect(run.status).toBe(2);
+  expect(run.stderr).toContain(
+    `its source does not match topic ${topic} (schema version 1, registered by intake ${spec.name})`,
+  );
+  expect(run.stderr).toContain('column "user" is not in the topic (its columns: id, page, n, ts)');
+  expect(run.stderr).toContain('column "amount" is not in the topic');
+
+  // Forced, the change is registered as version 2, the first kept in the history.
+  const forced = sluice(['intake', file, '--force-schema']);
+  expect(forced.status).toBe(0);
+  const v2 = await until(
+    'version 2 to be registered',
+    async () => {
+      const r = await readTopicSchema(deps.kafka, topic);
+      return r && r.current.version === 2 ? r : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
+  expect(v2.current).toMatchObject({ forced: true, columns: { id: 'string', page: 'int', ts: 'epoch_millis' } });
+  expect(v2.history.map((h) => h.version)).toEqual([1]);
+  expect(sluice(['cancel', intakeWorkflowId(changed.name)]).status).toBe(0);
+  await client.workflow.getHandle(intakeWorkflowId(changed.name)).result();
 });

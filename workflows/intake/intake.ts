@@ -47,6 +47,8 @@ const reader = proxyActivities<Activities>({
 
 export interface IntakeInput {
   intake: IntakeSpec;
+  /** Register the topic's schema even if it drops or retypes a column of the registered one. */
+  forceSchema?: boolean;
   /** Carried over continue-as-new: the last status and whether it was paused. */
   carry?: { status: IntakeStatus; paused: boolean };
 }
@@ -88,6 +90,18 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
   });
 
   let slices = 0;
+  if (!input.carry) {
+    // The topic's schema is registered (or found unchanged) before anything is written to it; an
+    // incompatible change fails the intake here, by name, with nothing admitted or produced.
+    try {
+      const version = await reader.registerIntakeSchema({ intake: spec, force: input.forceSchema });
+      status.schemaVersion = version.version;
+    } catch (err) {
+      status.state = 'FAILED';
+      status.error = rootCauseMessage(err);
+      throw err;
+    }
+  }
   try {
     while (!cancelled && slices < SLICES_PER_RUN) {
       if (paused) {
