@@ -13,7 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import * as path from 'node:path';
 import { readLines, SourceDirNotFound, type FilePositions } from '../engines/file-source';
 import { ensureTopic } from '../engines/kafka';
-import { IntakeProducer, PositionTooLarge, readPosition } from '../engines/kafka-intake';
+import { IntakeProducer, MAX_RECORD_BYTES, PositionTooLarge, readPosition } from '../engines/kafka-intake';
 import { readTopicSchema, writeTopicSchema } from '../engines/schema-registry';
 import { ErrorType } from '../lib/errors';
 import { normaliseLine } from '../lib/intake/records';
@@ -111,7 +111,12 @@ export function createIntakeActivities(deps: ActivityDeps) {
     },
 
     /** One slice of the intake (see the module comment); heartbeats its counts after each batch. */
-    async runIntakeSlice(input: { intake: IntakeSpec; sliceMs: number }): Promise<IntakeSliceResult> {
+    async runIntakeSlice(input: {
+      intake: IntakeSpec;
+      sliceMs: number;
+      /** Return as soon as the source is read to its end (the benchmark; a drain before a shutdown). */
+      untilCaughtUp?: boolean;
+    }): Promise<IntakeSliceResult> {
       const spec = parseIntakeSpec(input.intake);
       const ctx = Context.current();
       const dir = path.resolve(spec.source.dir);
@@ -151,6 +156,7 @@ export function createIntakeActivities(deps: ActivityDeps) {
           const unchanged = read.lines.length === 0 && samePositions(read.positions, position.files);
           if (unchanged) {
             heartbeat({ ...position.counts, lagBytes });
+            if (input.untilCaughtUp) break;
             await sleep(Math.min(poll, Math.max(0, deadline - Date.now())), ctx.cancellationSignal).catch(() => {
               throw new CancelledFailure('cancelled');
             });
@@ -160,13 +166,17 @@ export function createIntakeActivities(deps: ActivityDeps) {
           const deadLetters: { key: string | null; value: string }[] = [];
           for (const line of read.lines) {
             const n = normaliseLine(spec, line.text, line.header);
-            if (n.ok) records.push({ key: n.key, value: JSON.stringify(n.record) });
+            const value = n.ok ? JSON.stringify(n.record) : undefined;
+            // A record the broker would refuse would fail every retry of its transaction: a dead letter.
+            const tooLarge = value !== undefined && Buffer.byteLength(value) > MAX_RECORD_BYTES;
+            if (n.ok && !tooLarge) records.push({ key: n.key, value: value! });
             else {
               const letter: DeadLetter = {
                 intake: spec.name,
-                reason: n.reason,
+                reason: n.ok ? `record of ${Buffer.byteLength(value!)} bytes, above ${MAX_RECORD_BYTES}` : n.reason,
                 source: { file: line.path, offset: line.offset },
-                raw: line.text,
+                // Kept whole unless it could not be written either: then its start.
+                raw: line.text.length > MAX_RECORD_BYTES / 4 ? `${line.text.slice(0, 1000)}...` : line.text,
               };
               deadLetters.push({ key: null, value: JSON.stringify(letter) });
             }

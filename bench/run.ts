@@ -23,6 +23,8 @@ const benches: Record<string, () => Bench> = {
   rescale: () => require('./rescale').run as Bench,
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   check: () => require('./check').run as Bench,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  intake: () => require('./intake').run as Bench,
 };
 
 async function main(): Promise<void> {

