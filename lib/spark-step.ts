@@ -80,6 +80,9 @@ function sourceViews(src: SparkSource): string[] {
       endingOffsets: offsets(src.endingOffsets),
       // Offsets outside the topic's retention fail the step instead of reading less.
       failOnDataLoss: 'true',
+      // Only committed records: an intake's or a produce's aborted transaction (its writer was
+      // killed mid-batch) is never counted. Spark's default is read_uncommitted.
+      'kafka.isolation.level': 'read_committed',
     };
     return [
       `CREATE OR REPLACE TEMPORARY VIEW ${raw} USING kafka OPTIONS (${Object.entries(options)

@@ -25,11 +25,11 @@ describe('batchStepPlan', () => {
     partition: '2026-11-20T05',
   });
 
-  it('reads Kafka between the fixed offsets, failing on lost data and on malformed records', () => {
+  it('reads committed Kafka records between the fixed offsets, failing on lost data and on malformed records', () => {
     expect(plan.setup[0]).toBe(
       "CREATE OR REPLACE TEMPORARY VIEW `_kafka_raw_events` USING kafka OPTIONS ('kafka.bootstrap.servers' '127.0.0.1:9092', " +
         '\'subscribe\' \'views\', \'startingOffsets\' \'{"views":{"0":0,"1":5}}\', \'endingOffsets\' \'{"views":{"0":10,"1":20}}\', ' +
-        "'failOnDataLoss' 'true')",
+        "'failOnDataLoss' 'true', 'kafka.isolation.level' 'read_committed')",
     );
     expect(plan.setup[1]).toContain(
       "from_json(CAST(`value` AS STRING), '`user` STRING, `ts` BIGINT', map('mode', 'FAILFAST'))",
