@@ -513,7 +513,7 @@ export interface IntakeStatus {
   files: { path: string; offset: number }[];
   /** The version of the topic's schema the intake registered (`_sluice_schemas`). */
   schemaVersion?: number;
-  /** The last slice's failure, while it is being retried. */
+  /** Why the intake failed (a retried slice's failure shows on its pending activity instead). */
   error?: string;
 }
 /** Same name as the streams' query: `temporal workflow query --type status` works on both. */

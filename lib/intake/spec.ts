@@ -157,5 +157,8 @@ export function topicSchema(spec: IntakeSpec): Record<string, ColumnType> {
 
 /** The transactional id every attempt of an intake produces with: a new attempt fences the last. */
 export const intakeTransactionalId = (name: string) => `sluice-intake.${name}`;
-/** The compacted topic of every intake's committed source position, keyed by intake name. */
+/**
+ * The topic whose partitions carry intakes' committed positions, as consumer-group offset metadata
+ * (engines/kafka-intake.ts): it holds no records, only the groups' committed offsets.
+ */
 export const POSITIONS_TOPIC = '_sluice_intake_positions';

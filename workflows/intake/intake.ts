@@ -21,7 +21,13 @@ import type { Activities } from '../../activities';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
 import { dlqTopic, parseIntakeSpec, type IntakeSpec } from '../../lib/intake/spec';
 import { cancelStream, intakeStatus, pause, resume, type IntakeStatus } from '../messages';
-import { isRevocation, withAdmission } from '../pool/admission';
+import {
+  acquireAdmission,
+  adoptAdmission,
+  type AdmissionAsk,
+  type AdmissionGrant,
+  type AdmissionLease,
+} from '../pool/admission';
 
 /** How long one slice runs before it reports its counts (a history event pair per slice). */
 export const SLICE_MS = 10_000;
@@ -47,10 +53,12 @@ const reader = proxyActivities<Activities>({
 
 export interface IntakeInput {
   intake: IntakeSpec;
+  /** Slices per run before continue-as-new. @default 500 */
+  slicesPerRun?: number;
   /** Register the topic's schema even if it drops or retypes a column of the registered one. */
   forceSchema?: boolean;
   /** Carried over continue-as-new: the last status and whether it was paused. */
-  carry?: { status: IntakeStatus; paused: boolean };
+  carry?: { status: IntakeStatus; paused: boolean; lease?: Omit<AdmissionGrant, 'pool'> };
 }
 
 export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> {
@@ -90,6 +98,7 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
   });
 
   let slices = 0;
+  const slicesPerRun = input.slicesPerRun ?? SLICES_PER_RUN;
   if (!input.carry) {
     // The topic's schema is registered (or found unchanged) before anything is written to it; an
     // incompatible change fails the intake here, by name, with nothing admitted or produced.
@@ -102,59 +111,69 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
       throw err;
     }
   }
+  // The grant is held by the workflow id, not the run, so a continue-as-new keeps the intake's place
+  // in its pool (as a stream keeps its own): the next run adopts it.
+  const ask: AdmissionAsk = {
+    tenant: spec.intake.tenant,
+    queue: spec.intake.queue,
+    priority: spec.intake.priority,
+    demand: spec.intake.resources,
+    kind: 'streaming',
+    acrossRuns: true,
+  };
+  // A revocation cancels whatever runs under the grant (the slice, or nothing while paused).
+  const held = (l: AdmissionLease) => (l.onRevoke(() => running?.cancel()), l);
+  let lease: AdmissionLease | undefined = input.carry?.lease
+    ? held(adoptAdmission(spec.intake.pool, input.carry.lease))
+    : undefined;
+  const giveBack = async () => {
+    await lease?.release();
+    lease = undefined;
+  };
   try {
-    while (!cancelled && slices < SLICES_PER_RUN) {
+    while (!cancelled && slices < slicesPerRun) {
+      if (lease?.revoked) await giveBack(); // revoked while nothing ran under it
       if (paused) {
+        await giveBack();
         status.state = 'PAUSED';
         await condition(() => !paused || cancelled);
         continue;
       }
-      status.state = 'ADMITTING';
+      running = new CancellationScope();
       try {
-        await withAdmission(
-          spec.intake.pool,
-          {
-            tenant: spec.intake.tenant,
-            queue: spec.intake.queue,
-            priority: spec.intake.priority,
-            demand: spec.intake.resources,
-            kind: 'streaming',
-          },
-          async () => {
-            status.state = 'RUNNING';
-            while (!paused && !cancelled && slices < SLICES_PER_RUN) {
-              running = new CancellationScope();
-              try {
-                const r = await running.run(() => intake.runIntakeSlice({ intake: spec, sliceMs: SLICE_MS }));
-                Object.assign(status, r.counts, { commits: r.commits, lagBytes: r.lagBytes, files: r.files });
-                delete status.error;
-                slices += 1;
-              } catch (err) {
-                if (isCancellation(err) && (paused || cancelled)) return;
-                throw err;
-              } finally {
-                running = undefined;
-              }
-            }
-          },
-        );
-      } catch (err) {
-        // A revoked grant (preemption, a shrinking pool): queue again; the position is in Kafka.
-        if (isRevocation(err)) continue;
-        if (isCancellation(err)) {
-          cancelled = true;
-          break;
+        if (!lease) {
+          status.state = 'ADMITTING';
+          // A pause or a cancel while waiting withdraws the request (the scope is cancelled).
+          lease = held(await running.run(() => acquireAdmission(spec.intake.pool, ask)));
         }
-        status.state = 'FAILED';
-        status.error = rootCauseMessage(err);
-        throw err;
+        status.state = 'RUNNING';
+        const r = await running.run(() => intake.runIntakeSlice({ intake: spec, sliceMs: SLICE_MS }));
+        Object.assign(status, r.counts, { commits: r.commits, lagBytes: r.lagBytes, files: r.files });
+        delete status.error;
+        slices += 1;
+      } catch (err) {
+        if (!isCancellation(err)) {
+          status.state = 'FAILED';
+          status.error = rootCauseMessage(err);
+          throw err;
+        }
+        // A revoked grant (preemption, a shrinking pool): ask again; the position is in Kafka.
+        if (lease?.revoked) {
+          await giveBack();
+          continue;
+        }
+        if (paused || cancelled) continue;
+        cancelled = true; // Temporal's own cancellation of the workflow
+      } finally {
+        running = undefined;
       }
     }
   } catch (err) {
-    if (!isCancellation(err)) throw err;
-    cancelled = true;
+    await CancellationScope.nonCancellable(giveBack);
+    throw err;
   }
   if (cancelled) {
+    await CancellationScope.nonCancellable(giveBack);
     // The slice stopped part-way: its last committed transaction has the final counts.
     const last = await CancellationScope.nonCancellable(() => reader.intakeProgress({ intake: spec }));
     Object.assign(status, last.counts, { commits: last.commits, files: last.files });
@@ -162,5 +181,10 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
     return status;
   }
   // The run's history is long enough: a new run carries the status (and a pause) on.
-  return continueAsNew<typeof intakeWorkflow>({ intake: spec, carry: { status, paused } });
+  const carried = lease && { requestId: lease.requestId, grantedAt: lease.grantedAt };
+  return continueAsNew<typeof intakeWorkflow>({
+    intake: spec,
+    slicesPerRun: input.slicesPerRun,
+    carry: { status, paused, lease: carried },
+  });
 }
