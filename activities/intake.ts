@@ -17,7 +17,7 @@ import { IntakeProducer, MAX_RECORD_BYTES, PositionTooLarge, readPosition } from
 import { readTopicSchema, writeTopicSchema } from '../engines/schema-registry';
 import { ErrorType } from '../lib/errors';
 import { normaliseLine } from '../lib/intake/records';
-import { compareSchemas, describeChange, nextRecord, type SchemaVersion } from '../lib/intake/schemas';
+import { compareSchemas, incompatibleChangeMessage, nextRecord, type SchemaVersion } from '../lib/intake/schemas';
 import { dlqTopic, parseIntakeSpec, topicSchema, type IntakeSpec } from '../lib/intake/spec';
 import { parseDuration } from '../lib/pipelines/duration';
 import { failpoint } from '../lib/failpoints';
@@ -78,7 +78,7 @@ export function createIntakeActivities(deps: ActivityDeps) {
       if (change.kind === 'same') return registered!.current;
       if (change.kind === 'incompatible' && !input.force) {
         throw ApplicationFailure.create({
-          message: `intake ${spec.name}: the schema of topic ${spec.topic} would change incompatibly from version ${registered!.current.version} (${describeChange(change)}); pipelines reading it would break. Start the intake with --force-schema to register it anyway`,
+          message: incompatibleChangeMessage(spec.name, registered!, change),
           type: ErrorType.schemaIncompatible,
           nonRetryable: true,
         });
@@ -98,16 +98,8 @@ export function createIntakeActivities(deps: ActivityDeps) {
     /** The intake's counts and files as its last committed transaction recorded them (reads only). */
     async intakeProgress(input: { intake: IntakeSpec }): Promise<IntakeSliceResult> {
       const spec = parseIntakeSpec(input.intake);
-      const committed = await readPosition(deps.kafka, spec.name);
-      const position: IntakePosition = committed.position
-        ? (JSON.parse(committed.position) as IntakePosition)
-        : { files: {}, counts: { ...ZERO } };
-      return {
-        counts: position.counts,
-        commits: committed.commit,
-        lagBytes: 0,
-        files: Object.values(position.files).map((f) => ({ path: f.path, offset: f.offset })),
-      };
+      const { position, commit } = await committedPosition(deps, spec.name);
+      return sliceResult(position, commit, 0);
     },
 
     /** One slice of the intake (see the module comment); heartbeats its counts after each batch. */
@@ -126,10 +118,8 @@ export function createIntakeActivities(deps: ActivityDeps) {
       // Fence first, then read: no transaction of an earlier attempt can commit after the read.
       const producer = await IntakeProducer.open(deps.kafka, spec.name);
       try {
-        const committed = await readPosition(deps.kafka, spec.name);
-        let position: IntakePosition = committed.position
-          ? (JSON.parse(committed.position) as IntakePosition)
-          : { files: {}, counts: { ...ZERO } };
+        const committed = await committedPosition(deps, spec.name);
+        let position = committed.position;
         let commits = committed.commit;
         let lagBytes = 0;
         const deadline = Date.now() + input.sliceMs;
@@ -216,16 +206,32 @@ export function createIntakeActivities(deps: ActivityDeps) {
           position = next;
           heartbeat({ ...position.counts, lagBytes });
         }
-        return {
-          counts: position.counts,
-          commits,
-          lagBytes,
-          files: Object.values(position.files).map((f) => ({ path: f.path, offset: f.offset })),
-        };
+        return sliceResult(position, commits, lagBytes);
       } finally {
         await producer.close();
       }
     },
+  };
+}
+
+/** The position the intake's last committed transaction recorded (none yet: the start of everything). */
+async function committedPosition(
+  deps: ActivityDeps,
+  intake: string,
+): Promise<{ position: IntakePosition; commit: number }> {
+  const committed = await readPosition(deps.kafka, intake);
+  const position: IntakePosition = committed.position
+    ? (JSON.parse(committed.position) as IntakePosition)
+    : { files: {}, counts: { ...ZERO } };
+  return { position, commit: committed.commit };
+}
+
+function sliceResult(position: IntakePosition, commits: number, lagBytes: number): IntakeSliceResult {
+  return {
+    counts: position.counts,
+    commits,
+    lagBytes,
+    files: Object.values(position.files).map((f) => ({ path: f.path, offset: f.offset })),
   };
 }
 

@@ -9,8 +9,15 @@ import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import { createKafkaClient } from '../engines/kafka';
 import { readTopicSchema } from '../engines/schema-registry';
-import { compareSchemas, describeChange } from '../lib/intake/schemas';
-import { InvalidIntakeSpec, parseIntakeSpec, topicSchema, type IntakeSpec } from '../lib/intake/spec';
+import { compareSchemas, incompatibleChangeMessage } from '../lib/intake/schemas';
+import {
+  InvalidIntakeSpec,
+  describeSource,
+  dlqTopic,
+  parseIntakeSpec,
+  topicSchema,
+  type IntakeSpec,
+} from '../lib/intake/spec';
 import { SluiceKind, SluicePipeline, SluicePool, SluiceTenant } from '../lib/search-attributes';
 import { INTAKES } from '../pipelines/intakes';
 import { intakeWorkflow } from '../workflows';
@@ -64,9 +71,7 @@ export function registerIntake(program: Command): void {
         const registered = await readTopicSchema(createKafkaClient(env.SLUICE_KAFKA_BROKERS), spec.topic);
         const change = compareSchemas(registered?.current.columns, topicSchema(spec));
         if (change.kind === 'incompatible' && !opts.forceSchema) {
-          throw new UsageError(
-            `intake ${spec.name}: topic ${spec.topic}'s schema (version ${registered!.current.version}, registered by ${registered!.current.registeredBy}) would change incompatibly: ${describeChange(change)}; give --force-schema to register it anyway`,
-          );
+          throw new UsageError(incompatibleChangeMessage(spec.name, registered!, change));
         }
         await startPipelineRun(
           client,
@@ -75,7 +80,7 @@ export function registerIntake(program: Command): void {
             workflow: intakeWorkflow,
             workflowId: intakeWorkflowId(spec.name),
             args: [{ intake: spec, forceSchema: opts.forceSchema }],
-            summary: `intake ${spec.name}: ${spec.source.kind} ${spec.source.dir}/${spec.source.pattern} → ${spec.topic} (dead letters: ${spec.topic}.dlq)`,
+            summary: `intake ${spec.name}: ${describeSource(spec)} → ${spec.topic} (dead letters: ${dlqTopic(spec.topic)})`,
           },
           {
             wait: opts.wait,

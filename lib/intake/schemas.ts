@@ -61,6 +61,17 @@ export function describeChange(change: SchemaChange): string {
   ].join('; ');
 }
 
+/**
+ * Why `intake`'s schema is refused for `record`'s topic (the CLI and the registering activity say
+ * it the same way): the registered version, who registered it, and the change.
+ */
+export function incompatibleChangeMessage(intake: string, record: TopicSchemaRecord, change: SchemaChange): string {
+  return (
+    `intake ${intake}: topic ${record.topic}'s schema (version ${record.current.version}, registered by ` +
+    `${record.current.registeredBy}) would change incompatibly: ${describeChange(change)}; give --force-schema to register it anyway`
+  );
+}
+
 /** The record after registering `columns` (or the same record when they are the current ones). */
 export function nextRecord(
   topic: string,

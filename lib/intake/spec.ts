@@ -148,6 +148,10 @@ export function defineIntake(spec: IntakeSpecInput): IntakeSpec {
   return parseIntakeSpec(spec);
 }
 
+/** The source in a few words, for statuses and summaries: `files:<dir>/<pattern> (<format>)`. */
+export const describeSource = (spec: IntakeSpec) =>
+  `${spec.source.kind}:${spec.source.dir}/${spec.source.pattern} (${spec.source.format})`;
+
 /** The schema the intake's topic carries: the declared columns, the event time as `epoch_millis`. */
 export function topicSchema(spec: IntakeSpec): Record<string, ColumnType> {
   return Object.fromEntries(

@@ -54,9 +54,12 @@ const fakes: Partial<Activities> = {
     // `hold-*` intakes run until cancelled (a pause, a cancel), heartbeating; the others return.
     if (name.startsWith('hold-')) {
       const ctx = Context.current();
-      for (;;) {
-        ctx.heartbeat();
-        await ctx.sleep(200);
+      // A cancellation reaches an activity only in the answer to a heartbeat: heartbeat until it does.
+      const beat = setInterval(() => ctx.heartbeat(), 200);
+      try {
+        await ctx.cancelled;
+      } finally {
+        clearInterval(beat);
       }
     }
     return result(name);

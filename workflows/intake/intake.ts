@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES, rootCauseMessage } from '../../lib/errors';
-import { dlqTopic, parseIntakeSpec, type IntakeSpec } from '../../lib/intake/spec';
+import { describeSource, dlqTopic, parseIntakeSpec, type IntakeSpec } from '../../lib/intake/spec';
 import { cancelStream, intakeStatus, pause, resume, type IntakeStatus } from '../messages';
 import {
   acquireAdmission,
@@ -73,7 +73,7 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
     state: 'ADMITTING',
     topic: spec.topic,
     deadLetterTopic: dlqTopic(spec.topic),
-    source: `${spec.source.kind}:${spec.source.dir}/${spec.source.pattern} (${spec.source.format})`,
+    source: describeSource(spec),
     recordsIn: 0,
     recordsOut: 0,
     deadLetters: 0,
