@@ -42,6 +42,14 @@ export const EnvSchema = z.object({
   SLUICE_TASK_QUEUE: z.string().min(1).default('sluice'),
   /** Comma-separated Kafka bootstrap brokers. @default 127.0.0.1:9092 */
   SLUICE_KAFKA_BROKERS: brokerList.default(['127.0.0.1:9092']),
+  /**
+   * The PostgreSQL that `postgres` intake sources read when their spec names no `url` (a spec's
+   * url carries no password: PGPASSWORD, ~/.pgpass or this variable do). @default postgres://sluice@127.0.0.1:5432/postgres
+   */
+  SLUICE_POSTGRES_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/[^\s]+$/, 'expected postgres://user@host:port/database')
+    .default('postgres://sluice@127.0.0.1:5432/postgres'),
   /** Spark master for spark-submit. @default spark://127.0.0.1:7077 */
   SLUICE_SPARK_MASTER: z
     .string()

@@ -26,6 +26,31 @@ export interface EngineLayout {
   flinkHome: string;
   /** Folder of the Kafka broker's jars and the SLF4J binding. */
   kafkaLibs: string;
+  /** Folder of PostgreSQL's server binaries (initdb, postgres): Debian's package, not the cache. */
+  postgresBin: string;
+}
+
+/** Where Debian's `postgresql-<major>` package puts the server binaries. */
+export const postgresBinDir = () => `/usr/lib/postgresql/${VERSIONS.postgresMajor}/bin`;
+
+/**
+ * PostgreSQL is a Debian package of this machine kind's image; where it is missing, root installs
+ * it with apt (the only source of it that is reachable here), anyone else is told the package.
+ */
+async function ensurePostgres(say: (msg: string) => void): Promise<void> {
+  if (fs.existsSync(path.join(postgresBinDir(), 'postgres'))) return;
+  const pkg = `postgresql-${VERSIONS.postgresMajor}`;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`PostgreSQL ${VERSIONS.postgresMajor} is not installed: install the Debian package ${pkg}`);
+  }
+  const log = path.join(dirs().logs, 'install-postgres.log');
+  fs.mkdirSync(dirs().logs, { recursive: true });
+  say(`installing ${pkg} with apt-get (log: ${log})`);
+  await run('apt-get', ['update', '-q'], { logFile: log });
+  await run('apt-get', ['install', '-y', '-q', '--no-install-recommends', pkg], {
+    logFile: log,
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 type Component = 'python' | 'flink' | 'kafka' | 'kafkaTools' | 'sparkKafka' | 'sparkConnectProto';
@@ -269,6 +294,7 @@ export async function ensureInstalled(say: (msg: string) => void = () => {}): Pr
   const d = dirs();
   fs.mkdirSync(d.cache, { recursive: true });
   await checkJava();
+  await ensurePostgres(say);
   const [py, kafka, sparkKafka, flink] = await Promise.all([
     once('python', say, installPython),
     once('kafka', say, installKafka),
@@ -317,6 +343,7 @@ function layoutOf(
     sparkJars,
     sparkConnectJar: connectJar(py.sparkHome),
     sparkConnectProto: dirs().sparkConnectProto,
+    postgresBin: postgresBinDir(),
   };
 }
 

@@ -76,17 +76,22 @@ export function startDaemon(runDir: string, spec: StartSpec): PidRecord {
 }
 
 /**
- * Stops a recorded daemon and its process group: SIGTERM, then SIGKILL after `graceMs`.
+ * Stops a recorded daemon and its process group: `signal` (SIGTERM), then SIGKILL after `graceMs`.
  * Does nothing to a PID whose start time no longer matches the record.
  * @returns whether a live process was stopped.
  */
-export async function stopDaemon(runDir: string, name: string, graceMs = 20_000): Promise<boolean> {
+export async function stopDaemon(
+  runDir: string,
+  name: string,
+  graceMs = 20_000,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<boolean> {
   const rec = readPidRecord(runDir, name);
   if (!rec) return false;
   let stopped = false;
   if (isAlive(rec)) {
     stopped = true;
-    signalGroup(rec.pid, 'SIGTERM');
+    signalGroup(rec.pid, signal);
     const gone = () => (isAlive(rec) ? undefined : true);
     const stoppedInTime = await until(`${name} to stop`, gone, { timeoutMs: graceMs }).catch(() => false);
     if (!stoppedInTime) {

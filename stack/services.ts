@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { env, sparkEventLogDir } from '../config/env';
 import { flinkOverview, sqlGatewayInfo } from '../engines/flink';
 import { createKafkaClient, kafkaClusterReady } from '../engines/kafka';
+import { postgresReady } from '../engines/postgres';
 import { sparkMasterStatus } from '../engines/spark';
 import { SparkConnectClient } from '../engines/spark-connect';
 import { lakeCatalogFromEnv, sparkCatalogConf } from '../lib/lake-catalog';
@@ -30,6 +31,7 @@ export const LOCAL = {
   sparkConnectPort: 15002,
   sparkConnectUiPort: 4040,
   sparkHistoryPort: 18080,
+  postgresPort: 5432,
 } as const;
 
 const h = LOCAL.host;
@@ -44,6 +46,7 @@ export const URLS = {
   sparkConnect: `${h}:${LOCAL.sparkConnectPort}`,
   sparkConnectUi: `http://${h}:${LOCAL.sparkConnectUiPort}`,
   sparkHistory: `http://${h}:${LOCAL.sparkHistoryPort}`,
+  postgres: `postgres://sluice@${h}:${LOCAL.postgresPort}/postgres`,
 } as const;
 
 /**
@@ -80,13 +83,23 @@ export interface ProcessDef {
   ports: number[];
   /** Writes its configuration and formats its storage; idempotent. */
   prepare?(ctx: Ctx): Promise<void>;
+  /** The signal that stops it cleanly. @default SIGTERM */
+  stopSignal?: NodeJS.Signals;
   command(ctx: Ctx): { command: string; args: string[]; env?: NodeJS.ProcessEnv };
 }
 
 /** One user-facing service of `sluice stack status`, served by one or more processes. */
 export interface ServiceDef {
   name:
-    'temporal' | 'temporal-ui' | 'kafka' | 'spark' | 'spark-history' | 'spark-connect' | 'flink' | 'flink-sql-gateway';
+    | 'temporal'
+    | 'temporal-ui'
+    | 'kafka'
+    | 'spark'
+    | 'spark-history'
+    | 'spark-connect'
+    | 'flink'
+    | 'flink-sql-gateway'
+    | 'postgres';
   url: string;
   processes: string[];
   healthy(): Promise<boolean>;
@@ -114,6 +127,21 @@ function sparkEnv(ctx: Ctx): NodeJS.ProcessEnv {
     PYSPARK_PYTHON: ctx.layout.python,
   };
 }
+
+/**
+ * PostgreSQL refuses to run as root, and sessions and CI run as root: there the server runs as the
+ * `postgres` user of Debian's package, owning its data folder (anyone else runs it as themselves).
+ */
+function asPostgresUser(command: string, args: string[]): { command: string; args: string[] } {
+  return process.getuid?.() === 0
+    ? { command: 'runuser', args: ['-u', 'postgres', '--', command, ...args] }
+    : { command, args };
+}
+
+const postgresDirs = (ctx: Ctx) => ({
+  data: dataDir(ctx, 'postgres', 'data'),
+  socket: dataDir(ctx, 'postgres', 'run'),
+});
 
 export const PROCESSES: ProcessDef[] = [
   {
@@ -355,6 +383,64 @@ export const PROCESSES: ProcessDef[] = [
       env: flinkEnv(ctx),
     }),
   },
+  {
+    name: 'postgres',
+    ports: [LOCAL.postgresPort],
+    // SIGINT is PostgreSQL's fast shutdown; SIGTERM (smart) would wait for every client to leave.
+    stopSignal: 'SIGINT',
+    async prepare(ctx) {
+      const d = postgresDirs(ctx);
+      // Its parent must stay traversable by the postgres user (a recursive mkdir would give it 0700).
+      fs.mkdirSync(path.dirname(d.data), { recursive: true, mode: 0o755 });
+      fs.chmodSync(path.dirname(d.data), 0o755);
+      for (const dir of [d.data, d.socket]) {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        if (process.getuid?.() === 0) {
+          const owner = (await run('id', ['-u', 'postgres'])).trim();
+          const group = (await run('id', ['-g', 'postgres'])).trim();
+          fs.chownSync(dir, Number(owner), Number(group));
+        }
+      }
+      if (!fs.existsSync(path.join(d.data, 'PG_VERSION'))) {
+        // Trust on loopback: the local stack's database, like its other engines, has no password.
+        const initdb = asPostgresUser(path.join(ctx.layout.postgresBin, 'initdb'), [
+          '-D',
+          d.data,
+          '-A',
+          'trust',
+          '-U',
+          'sluice',
+          '-E',
+          'UTF8',
+          '--locale',
+          'C',
+        ]);
+        await run(initdb.command, initdb.args, { logFile: path.join(ctx.paths.logs, 'postgres.log') });
+      }
+    },
+    command: (ctx) => {
+      const d = postgresDirs(ctx);
+      return asPostgresUser(path.join(ctx.layout.postgresBin, 'postgres'), [
+        '-D',
+        d.data,
+        '-p',
+        String(LOCAL.postgresPort),
+        '-k',
+        d.socket,
+        '-c',
+        `listen_addresses=${h}`,
+        // Logical decoding: the intakes' `postgres` sources read a replication slot.
+        '-c',
+        'wal_level=logical',
+        '-c',
+        'max_replication_slots=32',
+        '-c',
+        'max_wal_senders=16',
+        '-c',
+        'TimeZone=UTC',
+      ]);
+    },
+  },
 ];
 
 /** The folder spark-submit steps write event logs to (the worker's default, config/env.ts). */
@@ -561,5 +647,11 @@ export const SERVICES: ServiceDef[] = [
     url: URLS.sqlGateway,
     processes: ['flink-sql-gateway'],
     healthy: () => quietly(async () => (await sqlGatewayInfo(URLS.sqlGateway)) !== null),
+  },
+  {
+    name: 'postgres',
+    url: URLS.postgres,
+    processes: ['postgres'],
+    healthy: () => quietly(() => postgresReady(URLS.postgres)),
   },
 ];

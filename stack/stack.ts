@@ -116,7 +116,7 @@ export async function stackDown(say: (msg: string) => void = () => {}): Promise<
   const stopped: string[] = [];
   for (const p of [...PROCESSES].reverse()) {
     if (!readPidRecord(paths.run, p.name)) continue;
-    if (await stopDaemon(paths.run, p.name)) {
+    if (await stopDaemon(paths.run, p.name, undefined, p.stopSignal)) {
       stopped.push(p.name);
       say(`stopped ${p.name}`);
     }

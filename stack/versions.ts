@@ -32,6 +32,8 @@ export const VERSIONS = {
   kafka: '4.2.1',
   /** Maven `org.apache.logging.log4j`: the SLF4J 2 → log4j2 binding Kafka needs to log anything. */
   log4j: '2.24.3',
+  /** Debian `postgresql-<major>`: the intake layer's database (a system package, not in the cache). */
+  postgresMajor: '15',
 } as const;
 
 /** SLF4J API 2.x for Kafka's log4j2 binding (kafka-clients itself declares 1.7, which the binding can't serve). */

@@ -22,6 +22,7 @@ test('stack status --json reports the eight services, all healthy', () => {
     'spark-connect',
     'flink',
     'flink-sql-gateway',
+    'postgres',
   ]);
   expect(services.every((s) => s.healthy && typeof s.url === 'string' && s.url.length > 0)).toBe(true);
 });

@@ -32,7 +32,11 @@ const AWS_CREDENTIALS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGI
 const workerEnv = Object.fromEntries(
   Object.entries(compose.services['sluice-worker']!.environment ?? {}).map(([k, v]) => [k, String(v)]),
 );
-const hostOf = (url: string) => url.replace(/^\w+:\/\//, '').split(/[:/]/)[0]!;
+const hostOf = (url: string) =>
+  url
+    .replace(/^\w+:\/\//, '')
+    .replace(/^[^@/]*@/, '')
+    .split(/[:/]/)[0]!;
 
 /** The `--conf key=value` pairs of a spark-submit command line. */
 function confOf(command: string[]): Record<string, string> {
@@ -64,6 +68,7 @@ test('it describes the production topology of docs/architecture.md#local-stack',
       'flink-sql-gateway',
       'flink-taskmanager',
       'iceberg-rest',
+      'intake-postgres',
       'kafka',
       'minio',
       'minio-setup',
@@ -97,6 +102,7 @@ test("the worker's variables are the worker's configuration schema's (and the AW
     env.SLUICE_SPARK_CONNECT_UI,
     env.SLUICE_FLINK_REST,
     env.SLUICE_FLINK_SQL_GATEWAY,
+    env.SLUICE_POSTGRES_URL,
   ];
   expect(addresses.map(hostOf).filter((h) => !services.includes(h))).toEqual([]);
   // The worker needs nothing from a local stack install: Spark's home, Python, jars and the Connect
