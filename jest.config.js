@@ -5,6 +5,9 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': tsJest },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // The running stack's files: PostgreSQL's logical decoding writes `*.snap` files, which jest
+  // would take for its own obsolete snapshots.
+  modulePathIgnorePatterns: ['<rootDir>/data/', '<rootDir>/.cache/'],
 };
 
 const setupFiles = ['<rootDir>/tests/helpers/setup-runtime.ts'];

@@ -21,6 +21,8 @@ export interface ActivityDeps {
   flink: { restUrl: string; gatewayUrl: string; requestTimeoutMs?: number };
   /** The lake's root folder. */
   lake: string;
+  /** The database `postgres` intake sources read when their spec names none (SLUICE_POSTGRES_URL). */
+  postgresUrl: string;
   /** A Temporal client for activities that read other workflows (the pool's liveness check). */
   temporal?: () => Client;
   /** Crash tests only: where failpoints are armed (lib/failpoints.ts). */

@@ -120,8 +120,12 @@ export function renderIntakeStatus(id: string, s: IntakeStatus, tableStyle = pla
   for (const f of s.files) files.push([f.path, String(f.offset)]);
   return [
     `${id}: ${s.state}; ${s.source} → ${s.topic}`,
-    `records in ${s.recordsIn}, out ${s.recordsOut}, dead letters ${s.deadLetters} (${s.deadLetterTopic}); ${s.commits} transactions; lag ${s.lagBytes} bytes`,
-    s.files.length ? files.toString() : 'no file read yet',
+    `records in ${s.recordsIn}, out ${s.recordsOut}, dead letters ${s.deadLetters} (${s.deadLetterTopic})${s.skipped ? `, skipped ${s.skipped}` : ''}; ${s.commits} transactions; lag ${s.lagBytes} bytes`,
+    s.files.length
+      ? files.toString()
+      : s.source.startsWith('files:')
+        ? 'no file read yet'
+        : `position: ${s.position ?? 'none committed yet'}`,
     s.error ? `error: ${s.error}` : undefined,
   ]
     .filter((l) => l !== undefined)

@@ -73,7 +73,8 @@ export async function readPosition(client: KafkaClient, intake: string): Promise
 
 export interface IntakeBatch {
   topic: string;
-  records: { key: string | null; value: string }[];
+  /** A null value is a tombstone (a deleted row's key). */
+  records: { key: string | null; value: string | null }[];
   deadLetterTopic: string;
   deadLetters: { key: string | null; value: string }[];
   /** The position after these records, as the caller's JSON text. */
@@ -89,12 +90,17 @@ export class IntakeProducer {
     private readonly intake: string,
   ) {}
 
-  static async open(client: KafkaClient, intake: string): Promise<IntakeProducer> {
+  static async open(
+    client: KafkaClient,
+    intake: string,
+    opts: { transactionTimeoutMs?: number } = {},
+  ): Promise<IntakeProducer> {
     await ensureTopic(client, POSITIONS_TOPIC, POSITION_CHUNKS);
     const producer = client.kafka.producer({
       transactionalId: intakeTransactionalId(intake),
       idempotent: true,
       maxInFlightRequests: 1,
+      ...(opts.transactionTimeoutMs ? { transactionTimeout: opts.transactionTimeoutMs } : {}),
     });
     await producer.connect();
     return new IntakeProducer(producer, intake);
@@ -142,12 +148,12 @@ export class IntakeProducer {
 }
 
 /** Messages in runs of at most {@link SEND_BYTES} of keys and values (a larger message alone). */
-function bySize<M extends { key: string | null; value: string }>(messages: M[]): M[][] {
+function bySize<M extends { key: string | null; value: string | null }>(messages: M[]): M[][] {
   const runs: M[][] = [];
   let run: M[] = [];
   let bytes = 0;
   for (const m of messages) {
-    const size = Buffer.byteLength(m.value) + (m.key ? Buffer.byteLength(m.key) : 0) + 32;
+    const size = (m.value ? Buffer.byteLength(m.value) : 0) + (m.key ? Buffer.byteLength(m.key) : 0) + 32;
     if (run.length && bytes + size > SEND_BYTES) {
       runs.push(run);
       run = [];

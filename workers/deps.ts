@@ -43,6 +43,7 @@ export function depsFromEnv(e: Env, defaults?: SparkDefaults): ActivityDeps {
   const lakeCatalog = lakeCatalogFromEnv(e);
   return {
     failpointsDir: e.SLUICE_FAILPOINTS_DIR,
+    postgresUrl: e.SLUICE_POSTGRES_URL,
     kafka: createKafkaClient(e.SLUICE_KAFKA_BROKERS),
     brokers: e.SLUICE_KAFKA_BROKERS,
     spark: {

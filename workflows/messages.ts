@@ -501,15 +501,19 @@ export interface IntakeStatus {
   topic: string;
   deadLetterTopic: string;
   source: string;
-  /** Source lines read, records written to the topic, records written to the dead-letter topic. */
+  /** Source lines or changes read, records written to the topic, records written to the dead-letter topic. */
   recordsIn: number;
   recordsOut: number;
   deadLetters: number;
+  /** Changes read and not sent (a postgres source's deletes with `deletes: ignore`). */
+  skipped?: number;
+  /** The committed source position in a few words (`LSN 0/1529B60 (slot …)`, `3 files`). */
+  position?: string;
   /** Transactions committed since the intake first started. */
   commits: number;
   /** Bytes of the source not yet read (the lag), as of the last slice. */
   lagBytes: number;
-  /** Files tracked and how far each is read. */
+  /** Files tracked and how far each is read (a files source). */
   files: { path: string; offset: number }[];
   /** The version of the topic's schema the intake registered (`_sluice_schemas`). */
   schemaVersion?: number;

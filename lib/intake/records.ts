@@ -19,8 +19,11 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|
 
 /** Parses one line of the intake's format (`header`: the CSV file's first line) and normalises it. */
 export function normaliseLine(spec: IntakeSpec, text: string, header?: string): Normalised {
+  if (spec.source.kind !== 'files')
+    throw new Error(`normaliseLine reads lines of a files source, not ${spec.source.kind}`);
+  const format = spec.source.format;
   let raw: unknown;
-  if (spec.source.format === 'jsonl') {
+  if (format === 'jsonl') {
     try {
       raw = JSON.parse(text);
     } catch (err) {
@@ -41,7 +44,7 @@ export function normaliseLine(spec: IntakeSpec, text: string, header?: string): 
       return { ok: false, reason: `not CSV: ${(err as Error).message}` };
     }
   }
-  return normaliseRecord(spec, raw, spec.source.format === 'csv');
+  return normaliseRecord(spec, raw, format === 'csv');
 }
 
 /** Holds a parsed value to the schema; `fromText`: every value arrived as a string (CSV). */
@@ -61,6 +64,24 @@ export function normaliseRecord(spec: IntakeSpec, raw: unknown, fromText = false
   }
   const key = spec.key.length ? JSON.stringify(spec.key.map((k) => record[k])) : null;
   return { ok: true, record, key };
+}
+
+/**
+ * The message key of a row of which only the key columns are known (a deleted row's old key),
+ * converted as {@link normaliseRecord} converts them, so it equals the key its inserts were sent
+ * with; a reason when a key column is missing or not of its type.
+ */
+export function normaliseKey(spec: IntakeSpec, raw: Record<string, unknown>, fromText = false): Normalised {
+  const record: IntakeRecord = {};
+  for (const column of spec.key) {
+    const v = raw[column];
+    if (v === null || v === undefined) return { ok: false, reason: `key column "${column}": missing` };
+    const type = spec.schema[column]!;
+    const c = column === spec.eventTime ? eventTime(v) : convert(type, v, fromText);
+    if ('error' in c) return { ok: false, reason: `key column "${column}": ${c.error}` };
+    record[column] = c.value;
+  }
+  return { ok: true, record, key: JSON.stringify(spec.key.map((k) => record[k])) };
 }
 
 type Converted = { value: string | number | boolean } | { error: string };

@@ -1,5 +1,5 @@
 /**
- * The intake spec (docs/intake.md): a source (log files so far), the schema every record is held
+ * The intake spec (docs/intake.md): a source (log files, a PostgreSQL table), the schema every record is held
  * to, and the Kafka topic the records go to, exactly once. Pure and JSON-shaped, like the pipeline
  * spec: a parsed intake travels in workflow inputs and is re-validated with `parseIntakeSpec`
  * wherever it arrives as JSON. The schema's column types are the pipeline sources' own
@@ -33,6 +33,10 @@ export const dlqTopic = (topic: string) => `${topic}${DLQ_SUFFIX}`;
 
 /** File name globs: `*` and `?` only, no path separators. */
 const FILE_GLOB = /^[^/\\]+$/;
+/** `schema.table`, unquoted identifiers (a name is always quoted when it reaches SQL). */
+const QUALIFIED_TABLE = /^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/;
+/** A PostgreSQL URL whose user part carries no `:password`. */
+const POSTGRES_URL = /^postgres(ql)?:\/\/([^:@/\s]+@)?[^@/\s]+(\/[^\s]*)?$/;
 
 const schemas = once(() => {
   const FilesSourceSchema = strict({
@@ -48,10 +52,33 @@ const schemas = once(() => {
     format: oneOf(['jsonl', 'csv']),
   });
 
-  const SourceSchema = z.discriminatedUnion('kind', [FilesSourceSchema], {
+  const PostgresSourceSchema = strict({
+    kind: z.literal('postgres'),
+    /** The table read, as `schema.table`; its changes come from logical decoding (docs/intake.md#postgresql). */
+    table: matching(QUALIFIED_TABLE, 'a table as schema.table (letters, digits, underscores)'),
+    /**
+     * The database, `postgres://user@host:port/database`, without a password (PGPASSWORD or
+     * ~/.pgpass holds it). @default the worker's SLUICE_POSTGRES_URL
+     */
+    url: matching(POSTGRES_URL, 'postgres://user@host:port/database, without a password').optional(),
+    /**
+     * `initial`: the table's rows as of the intake's first start, then every change after them;
+     * `never`: only the changes committed after the first start.
+     * @default 'initial'
+     */
+    snapshot: oneOf(['initial', 'never']).default('initial'),
+    /**
+     * A deleted row: `ignore` (counted, not sent), or `tombstone` (a record of the row's key with
+     * a null value, what compacted topics and Flink's upsert-kafka read as a delete).
+     * @default 'ignore'
+     */
+    deletes: oneOf(['ignore', 'tombstone']).default('ignore'),
+  });
+
+  const SourceSchema = z.discriminatedUnion('kind', [FilesSourceSchema, PostgresSourceSchema], {
     error: (issue) =>
       issue.code === 'invalid_union'
-        ? `unknown source kind ${describe(issue.input, 'kind')}; expected files`
+        ? `unknown source kind ${describe(issue.input, 'kind')}; expected files | postgres`
         : objectError('an object')(issue),
   });
 
@@ -112,6 +139,14 @@ const schemas = once(() => {
         message: `column "${spec.eventTime}" is ${type}; expected ${TIME_TYPES.join(' or ')}`,
       });
     }
+    if (spec.source.kind === 'postgres' && spec.key.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key'],
+        message:
+          "a postgres source needs the columns that identify a row (its primary key), so a row's changes stay in order",
+      });
+    }
     spec.key.forEach((k, i) => {
       if (!(k in spec.schema)) {
         ctx.addIssue({ code: 'custom', path: ['key', i], message: `unknown column "${k}"` });
@@ -148,9 +183,29 @@ export function defineIntake(spec: IntakeSpecInput): IntakeSpec {
   return parseIntakeSpec(spec);
 }
 
-/** The source in a few words, for statuses and summaries: `files:<dir>/<pattern> (<format>)`. */
-export const describeSource = (spec: IntakeSpec) =>
-  `${spec.source.kind}:${spec.source.dir}/${spec.source.pattern} (${spec.source.format})`;
+/** The source in a few words, for statuses and summaries: `files:<dir>/<pattern> (<format>)`, `postgres:<table>`. */
+export function describeSource(spec: IntakeSpec): string {
+  const source = spec.source;
+  switch (source.kind) {
+    case 'files':
+      return `files:${source.dir}/${source.pattern} (${source.format})`;
+    case 'postgres':
+      return `postgres:${source.table}`;
+  }
+}
+
+/**
+ * The replication slot and the publication a `postgres` source reads, one of each per intake:
+ * `sluice_intake_<name>` (dashes as underscores; PostgreSQL's names are at most 63 bytes, so a
+ * long intake name is cut and made unique again with a hash of it).
+ */
+export function intakeSlotName(name: string): string {
+  const full = `sluice_intake_${name.replace(/-/g, '_')}`;
+  if (full.length <= 63) return full;
+  let hash = 0;
+  for (const ch of name) hash = (Math.imul(hash, 31) + ch.charCodeAt(0)) >>> 0;
+  return `${full.slice(0, 54)}_${hash.toString(16).padStart(8, '0')}`;
+}
 
 /** The schema the intake's topic carries: the declared columns, the event time as `epoch_millis`. */
 export function topicSchema(spec: IntakeSpec): Record<string, ColumnType> {

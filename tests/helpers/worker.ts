@@ -2,7 +2,7 @@
  * The one way integration tests get a Sluice worker and its engine clients: the same worker as
  * `sluice worker` (both task queues, one bundle), in this process, on a task queue of its own.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -102,4 +102,13 @@ export async function armedHold(dir: string, activityType: string, act: () => Pr
     fs.rmSync(holdFile(dir, activityType), { force: true });
     fs.rmSync(heldFile(dir, activityType), { force: true });
   }
+}
+
+/** The `sluice` CLI as an operator runs it, on the test's task queue; waits for it to exit. */
+export function runSluice(env: Env, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), ...args], {
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
+  });
 }

@@ -5,7 +5,6 @@
  * itself, read_committed: every valid record exactly once, normalised, in order per key; every
  * malformed one in `<topic>.dlq` with its reason and source position.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +21,7 @@ import { readCommitted } from '../helpers/intake';
 import {
   armedHold,
   connectTestClient,
+  runSluice,
   spawnWorkerProcess,
   testDeps,
   testEnv,
@@ -29,7 +29,6 @@ import {
 } from '../helpers/worker';
 
 jest.setTimeout(600_000);
-const ROOT = path.join(__dirname, '..', '..');
 const id = Date.now().toString(36);
 const env = testEnv('it-intake');
 const deps = testDeps(env);
@@ -85,12 +84,7 @@ async function heartbeatCounts(handle: WorkflowHandle): Promise<{ recordsIn: num
   return payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { recordsIn: number }) : undefined;
 }
 
-const sluice = (args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, 'bin', 'sluice.js'), ...args], {
-    encoding: 'utf8',
-    cwd: ROOT,
-    env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
-  });
+const sluice = (args: string[]) => runSluice(env, args);
 
 beforeAll(async () => {
   client = await connectTestClient(env);

@@ -100,6 +100,7 @@ beforeEach(() => {
 const deps = (): ActivityDeps => ({
   kafka: createKafkaClient(['127.0.0.1:1']), // never connected by these activities
   brokers: ['127.0.0.1:1'],
+  postgresUrl: 'postgres://nobody@127.0.0.1:1/none',
   spark: {
     master: 'local[1]',
     uiUrl: 'http://127.0.0.1:1',

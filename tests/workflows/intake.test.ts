@@ -34,6 +34,7 @@ const result = (name: string): IntakeSliceResult => ({
   commits: (committed.get(name) ?? 0) / 10,
   lagBytes: 0,
   files: [{ path: '/logs/app.log', offset: committed.get(name) ?? 0 }],
+  position: '1 file',
 });
 
 const fakes: Partial<Activities> = {

@@ -148,7 +148,12 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
         }
         status.state = 'RUNNING';
         const r = await running.run(() => intake.runIntakeSlice({ intake: spec, sliceMs: SLICE_MS }));
-        Object.assign(status, r.counts, { commits: r.commits, lagBytes: r.lagBytes, files: r.files });
+        Object.assign(status, r.counts, {
+          commits: r.commits,
+          lagBytes: r.lagBytes,
+          files: r.files,
+          position: r.position,
+        });
         delete status.error;
         slices += 1;
       } catch (err) {
@@ -176,7 +181,7 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
     await CancellationScope.nonCancellable(giveBack);
     // The slice stopped part-way: its last committed transaction has the final counts.
     const last = await CancellationScope.nonCancellable(() => reader.intakeProgress({ intake: spec }));
-    Object.assign(status, last.counts, { commits: last.commits, files: last.files });
+    Object.assign(status, last.counts, { commits: last.commits, files: last.files, position: last.position });
     status.state = 'CANCELLED';
     return status;
   }

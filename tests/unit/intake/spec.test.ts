@@ -3,6 +3,7 @@ import {
   defineIntake,
   dlqTopic,
   InvalidIntakeSpec,
+  intakeSlotName,
   parseIntakeSpec,
   topicSchema,
 } from '../../../lib/intake/spec';
@@ -41,7 +42,7 @@ describe('intake specs', () => {
   it('names each bad field and its problem', () => {
     expect(issues({ ...good, name: 'Web Logs' })).toEqual([expect.stringMatching(/^name: expected a name matching/)]);
     expect(issues({ ...good, source: { ...good.source, kind: 'ftp' } })).toEqual([
-      'source.kind: unknown source kind "ftp"; expected files',
+      'source.kind: unknown source kind "ftp"; expected files | postgres',
     ]);
     expect(issues({ ...good, source: { ...good.source, format: 'xml' } })).toEqual([
       'source.format: expected "jsonl" | "csv", got "xml"',
@@ -67,6 +68,40 @@ describe('intake specs', () => {
     ]);
     expect(issues({ ...good, extra: 1 })).toEqual([expect.stringContaining('"extra"')]);
     expect(issues({ ...good, intake: undefined })).toEqual(['intake: required']);
+  });
+
+  it('reads a postgres table: defaults, a key required, no password in the url, a table as schema.table', () => {
+    const pg = { ...good, source: { kind: 'postgres', table: 'public.orders' } } as const;
+    expect(defineIntake(pg).source).toEqual({
+      kind: 'postgres',
+      table: 'public.orders',
+      snapshot: 'initial',
+      deletes: 'ignore',
+    });
+    expect(issues({ ...pg, key: [] })).toEqual([expect.stringMatching(/^key: a postgres source needs the columns/)]);
+    expect(issues({ ...pg, source: { ...pg.source, url: 'postgres://app:secret@db:5432/shop' } })).toEqual([
+      expect.stringMatching(/^source.url: expected postgres:\/\/user@host:port\/database, without a password/),
+    ]);
+    expect(defineIntake({ ...pg, source: { ...pg.source, url: 'postgres://app@db:5432/shop' } }).source).toMatchObject({
+      url: 'postgres://app@db:5432/shop',
+    });
+    expect(issues({ ...pg, source: { ...pg.source, table: 'orders; DROP TABLE x' } })).toEqual([
+      expect.stringMatching(/^source.table: expected a table as schema.table/),
+    ]);
+    expect(issues({ ...pg, source: { ...pg.source, deletes: 'cascade' } })).toEqual([
+      'source.deletes: expected "ignore" | "tombstone", got "cascade"',
+    ]);
+  });
+
+  it('names a slot per intake within PostgreSQL 63 bytes, distinct for long names', () => {
+    expect(intakeSlotName('orders-cdc')).toBe('sluice_intake_orders_cdc');
+    const long = 'a'.repeat(60);
+    const a = intakeSlotName(`${long}-x`);
+    const b = intakeSlotName(`${long}-y`);
+    expect(a.length).toBeLessThanOrEqual(63);
+    expect(b.length).toBeLessThanOrEqual(63);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^sluice_intake_a+_[0-9a-f]{8}$/);
   });
 
   it('says what the topic carries: the event time as epoch milliseconds', () => {
