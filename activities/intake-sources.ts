@@ -2,13 +2,16 @@
  * The intake's sources behind one interface: read a batch after a position, and hear that a
  * position was committed. The intake activity (intake.ts) owns the loop, the Kafka transaction and
  * the counts; a source only reads, turns what it read into normalised records or dead letters, and
- * says where it is. Each kind keeps its own part of the committed position (`files`, `postgres`).
+ * says where it is. Each kind keeps its own part of the committed position (`files`, `postgres`,
+ * `kafka`).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import { readLines, SourceDirNotFound, type FilePositions } from '../engines/file-source';
 import { formatLsn, parseLsn, type PgChange } from '../engines/pgoutput';
+import { TopicNotFound, type KafkaClient } from '../engines/kafka';
+import { TopicReader } from '../engines/kafka-topic-reader';
 import { connectPostgres } from '../engines/postgres';
 import {
   advanceSlot,
@@ -22,7 +25,7 @@ import {
 } from '../engines/postgres-cdc';
 import { ErrorType } from '../lib/errors';
 import { pgRow } from '../lib/intake/postgres-rows';
-import { normaliseKey, normaliseLine, normaliseRecord, type Normalised } from '../lib/intake/records';
+import { normaliseKey, normaliseLine, normaliseRecord, normaliseText, type Normalised } from '../lib/intake/records';
 import { intakeSlotName, type IntakeSpec } from '../lib/intake/spec';
 
 /** Where a source is, as committed with the records read before it (JSON). */
@@ -32,6 +35,8 @@ export interface SourcePosition {
     /** The end LSN of the last transaction delivered (or the snapshot's consistent point). */
     lsn: string;
   };
+  /** The next offset to read per partition of the source topic (none yet: its oldest). */
+  kafka?: Record<string, string>;
 }
 
 /** One thing read: a record (a null `value` is a tombstone), or a dead letter, with where it came from. */
@@ -46,11 +51,13 @@ export interface SourceRead {
   position: SourcePosition;
   /** Whether the position moved (false: nothing new, the loop waits). */
   moved: boolean;
-  /** Bytes of the source not yet read. */
-  lagBytes: number;
+  /** How much of the source is not read yet, in the source's {@link IntakeSource.lagUnit}. */
+  lag: number;
 }
 
 export interface IntakeSource {
+  /** Files and WAL are measured in bytes, a topic in messages. */
+  lagUnit: 'bytes' | 'messages';
   read(position: SourcePosition, maxItems: number): Promise<SourceRead>;
   /** After `position` is committed with everything read before it. */
   committed(position: SourcePosition): Promise<void>;
@@ -60,6 +67,8 @@ export interface IntakeSource {
 export interface SourceEnv {
   /** The database a postgres source without `url` reads (SLUICE_POSTGRES_URL). */
   postgresUrl: string;
+  /** The cluster a kafka source's topic is on (the intake's own). */
+  kafka: KafkaClient;
 }
 
 export async function openSource(spec: IntakeSpec, env: SourceEnv): Promise<IntakeSource> {
@@ -68,6 +77,8 @@ export async function openSource(spec: IntakeSpec, env: SourceEnv): Promise<Inta
       return filesSource(spec);
     case 'postgres':
       return postgresSource(spec, spec.source.url ?? env.postgresUrl);
+    case 'kafka':
+      return kafkaSource(spec, env.kafka);
   }
 }
 
@@ -80,6 +91,7 @@ function filesSource(spec: IntakeSpec): IntakeSource {
   const source = spec.source;
   const dir = path.resolve(source.dir);
   return {
+    lagUnit: 'bytes',
     async read(position, maxItems) {
       const files = position.files ?? {};
       const read = await readLines({
@@ -108,7 +120,7 @@ function filesSource(spec: IntakeSpec): IntakeSource {
           : { kind: 'dead', reason: n.reason, raw: line.text, source: from };
       });
       const moved = read.lines.length > 0 || !samePositions(read.positions, files);
-      return { items, position: { files: read.positions }, moved, lagBytes: read.lagBytes };
+      return { items, position: { files: read.positions }, moved, lag: read.lagBytes };
     },
     async committed() {},
     async close() {},
@@ -165,6 +177,7 @@ async function postgresSource(spec: IntakeSpec, url: string): Promise<IntakeSour
   };
 
   return {
+    lagUnit: 'bytes',
     async read(position, maxItems) {
       try {
         if (!position.postgres) {
@@ -178,7 +191,7 @@ async function postgresSource(spec: IntakeSpec, url: string): Promise<IntakeSour
             items: snap.rows.map((row) => rowItem(row, snap.types, at)),
             position: { postgres: { lsn: formatLsn(snap.consistentPoint) } },
             moved: true,
-            lagBytes: await walBytesAfter(client, snap.consistentPoint),
+            lag: await walBytesAfter(client, snap.consistentPoint),
           };
         }
         const after = parseLsn(position.postgres.lsn);
@@ -221,7 +234,7 @@ async function postgresSource(spec: IntakeSpec, url: string): Promise<IntakeSour
           items,
           position: { postgres: { lsn: formatLsn(lsn) } },
           moved: last !== undefined,
-          lagBytes: await walBytesAfter(client, lsn),
+          lag: await walBytesAfter(client, lsn),
         };
       } catch (err) {
         if (err instanceof TableNotFound) throw permanent(spec, err);
@@ -233,6 +246,42 @@ async function postgresSource(spec: IntakeSpec, url: string): Promise<IntakeSour
     },
     async close() {
       await client.end().catch(() => undefined);
+    },
+  };
+}
+
+/** How long a read of a caught-up topic waits for a message before it reports nothing new. */
+const TOPIC_WAIT_MS = 500;
+
+async function kafkaSource(spec: IntakeSpec, kafka: KafkaClient): Promise<IntakeSource> {
+  if (spec.source.kind !== 'kafka') throw new Error('not a kafka source');
+  const source = spec.source;
+  let reader: TopicReader | undefined;
+  return {
+    lagUnit: 'messages',
+    async read(position, maxItems) {
+      const offsets = { ...(position.kafka ?? {}) };
+      // Opened at the first read, at the committed position; later reads continue from its buffer,
+      // which is exactly the position the loop committed last (a failed commit ends the attempt).
+      reader ??= await TopicReader.open(kafka, source.topic, offsets, spec.name).catch((err: Error) => {
+        throw err instanceof TopicNotFound ? permanent(spec, err) : err;
+      });
+      const messages = await reader.take(maxItems, TOPIC_WAIT_MS);
+      const items = messages.map((m): SourceItem => {
+        offsets[String(m.partition)] = (BigInt(m.offset) + 1n).toString();
+        const from = { topic: source.topic, partition: m.partition, offset: Number(m.offset) };
+        if (m.value === null) return { kind: 'skipped' };
+        const text = m.value.toString('utf8');
+        const n = normaliseText(spec, source.format, text, source.columns);
+        return n.ok
+          ? { kind: 'record', normalised: n, source: from }
+          : { kind: 'dead', reason: n.reason, raw: text, source: from };
+      });
+      return { items, position: { kafka: offsets }, moved: messages.length > 0, lag: await reader.lag(offsets) };
+    },
+    async committed() {},
+    async close() {
+      await reader?.close();
     },
   };
 }

@@ -43,8 +43,10 @@ export interface IntakeSliceResult {
   counts: IntakeCounts;
   /** The transaction count so far (0: nothing committed yet). */
   commits: number;
-  /** Bytes of the source not yet read. */
-  lagBytes: number;
+  /** Bytes of the source not yet read (files; a postgres source's WAL). */
+  lagBytes?: number;
+  /** Messages of the source topic not yet read (a kafka source). */
+  lagMessages?: number;
   /** Files tracked, with their offsets (a files source). */
   files: { path: string; offset: number }[];
   /** The committed position in a few words. */
@@ -105,7 +107,7 @@ export function createIntakeActivities(deps: ActivityDeps) {
     async intakeProgress(input: { intake: IntakeSpec }): Promise<IntakeSliceResult> {
       const spec = parseIntakeSpec(input.intake);
       const { position, commit } = await committedPosition(deps, spec.name);
-      return sliceResult(spec, position, commit, 0);
+      return sliceResult(spec, position, commit, lagOf(spec.source.kind === 'kafka' ? 'messages' : 'bytes', 0));
     },
 
     /** One slice of the intake (see the module comment); heartbeats its counts after each batch. */
@@ -126,21 +128,21 @@ export function createIntakeActivities(deps: ActivityDeps) {
         // longest (transaction.max.timeout.ms); a killed attempt's is aborted by the next one's fence.
         transactionTimeoutMs: spec.source.kind === 'postgres' ? 900_000 : undefined,
       });
-      const source = await openSource(spec, { postgresUrl: deps.postgresUrl });
+      const source = await openSource(spec, { postgresUrl: deps.postgresUrl, kafka: deps.kafka });
       try {
         const committed = await committedPosition(deps, spec.name);
         let position = committed.position;
         let commits = committed.commit;
-        let lagBytes = 0;
+        let lag = 0;
         const deadline = Date.now() + input.sliceMs;
         // A commit that reached Kafka before an earlier attempt died may not have reached the source.
         await source.committed(position);
         while (Date.now() < deadline) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled');
           const read = await source.read(position, spec.intake.batchRecords);
-          lagBytes = read.lagBytes;
+          lag = read.lag;
           if (!read.moved) {
-            heartbeat({ ...position.counts, lagBytes });
+            heartbeat({ ...position.counts, ...lagOf(source.lagUnit, lag) });
             if (input.untilCaughtUp) break;
             await sleep(Math.min(poll, Math.max(0, deadline - Date.now())), ctx.cancellationSignal).catch(() => {
               throw new CancelledFailure('cancelled');
@@ -209,9 +211,9 @@ export function createIntakeActivities(deps: ActivityDeps) {
           // Crash tests: hold with the batch committed and the source not told (the slot not moved).
           await failpoint(deps.failpointsDir, INTAKE_COMMITTED_FAILPOINT, ctx.cancelled, spec.name);
           await source.committed(position);
-          heartbeat({ ...position.counts, lagBytes });
+          heartbeat({ ...position.counts, ...lagOf(source.lagUnit, lag) });
         }
-        return sliceResult(spec, position, commits, lagBytes);
+        return sliceResult(spec, position, commits, lagOf(source.lagUnit, lag));
       } finally {
         await source.close();
         await producer.close();
@@ -232,11 +234,20 @@ async function committedPosition(
   return { position, commit: committed.commit };
 }
 
-function sliceResult(spec: IntakeSpec, position: IntakePosition, commits: number, lagBytes: number): IntakeSliceResult {
+/** The lag under the name of its unit. */
+const lagOf = (unit: 'bytes' | 'messages', lag: number) =>
+  unit === 'bytes' ? { lagBytes: lag } : { lagMessages: lag };
+
+function sliceResult(
+  spec: IntakeSpec,
+  position: IntakePosition,
+  commits: number,
+  lag: { lagBytes: number } | { lagMessages: number },
+): IntakeSliceResult {
   return {
     counts: { ...position.counts, skipped: position.counts.skipped ?? 0 },
     commits,
-    lagBytes,
+    ...lag,
     files: Object.values(position.files ?? {}).map((f) => ({ path: f.path, offset: f.offset })),
     position: describePosition(spec, position),
   };
@@ -244,6 +255,12 @@ function sliceResult(spec: IntakeSpec, position: IntakePosition, commits: number
 
 /** Where the source is, in a few words (the status line): `3 files`, `LSN 0/1529B60 (slot …)`. */
 function describePosition(spec: IntakeSpec, position: IntakePosition): string {
+  if (spec.source.kind === 'kafka') {
+    const offsets = Object.entries(position.kafka ?? {});
+    return offsets.length
+      ? `${spec.source.topic} at ${offsets.map(([p, o]) => `${p}:${o}`).join(', ')}`
+      : `${spec.source.topic} from its start`;
+  }
   if (spec.source.kind === 'postgres') {
     return position.postgres
       ? `LSN ${position.postgres.lsn} (slot ${intakeSlotName(spec.name)})`

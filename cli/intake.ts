@@ -120,7 +120,7 @@ export function renderIntakeStatus(id: string, s: IntakeStatus, tableStyle = pla
   for (const f of s.files) files.push([f.path, String(f.offset)]);
   return [
     `${id}: ${s.state}; ${s.source} → ${s.topic}`,
-    `records in ${s.recordsIn}, out ${s.recordsOut}, dead letters ${s.deadLetters} (${s.deadLetterTopic})${s.skipped ? `, skipped ${s.skipped}` : ''}; ${s.commits} transactions; lag ${s.lagBytes} bytes`,
+    `records in ${s.recordsIn}, out ${s.recordsOut}, dead letters ${s.deadLetters} (${s.deadLetterTopic})${s.skipped ? `, skipped ${s.skipped}` : ''}; ${s.commits} transactions; lag ${s.lagMessages !== undefined ? `${s.lagMessages} messages` : `${s.lagBytes ?? 0} bytes`}`,
     s.files.length
       ? files.toString()
       : s.source.startsWith('files:')

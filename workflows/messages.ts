@@ -511,8 +511,10 @@ export interface IntakeStatus {
   position?: string;
   /** Transactions committed since the intake first started. */
   commits: number;
-  /** Bytes of the source not yet read (the lag), as of the last slice. */
-  lagBytes: number;
+  /** Bytes of the source not yet read (the lag of files and of a postgres source's WAL), as of the last slice. */
+  lagBytes?: number;
+  /** Messages of the source topic not yet read (a kafka source's lag), as of the last slice. */
+  lagMessages?: number;
   /** Files tracked and how far each is read (a files source). */
   files: { path: string; offset: number }[];
   /** The version of the topic's schema the intake registered (`_sluice_schemas`). */

@@ -17,29 +17,44 @@ const INT32 = 2 ** 31;
 /** ISO-8601 date-time, with an optional zone: `2026-12-01T10:00:00Z`, `2026-12-01 10:00:00.5+01:00`. */
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
-/** Parses one line of the intake's format (`header`: the CSV file's first line) and normalises it. */
+/** Parses one line of a files intake's format (`header`: the CSV file's first line) and normalises it. */
 export function normaliseLine(spec: IntakeSpec, text: string, header?: string): Normalised {
   if (spec.source.kind !== 'files')
     throw new Error(`normaliseLine reads lines of a files source, not ${spec.source.kind}`);
-  const format = spec.source.format;
+  if (spec.source.format === 'jsonl') return normaliseText(spec, 'json', text);
+  if (header === undefined) return { ok: false, reason: 'CSV line without a header line before it' };
+  let names: string[];
+  try {
+    names = (parseCsv(header, { relax_column_count: false }) as string[][])[0]!;
+  } catch (err) {
+    return { ok: false, reason: `not CSV: ${(err as Error).message}` };
+  }
+  return normaliseText(spec, 'csv', text, names);
+}
+
+/** Parses one JSON object, or one CSV row whose fields are `names`, and normalises it. */
+export function normaliseText(
+  spec: IntakeSpec,
+  format: 'json' | 'csv',
+  text: string,
+  names: string[] = [],
+): Normalised {
   let raw: unknown;
-  if (format === 'jsonl') {
+  if (format === 'json') {
     try {
       raw = JSON.parse(text);
     } catch (err) {
       return { ok: false, reason: `not JSON: ${(err as Error).message}` };
     }
   } else {
-    if (header === undefined) return { ok: false, reason: 'CSV line without a header line before it' };
     try {
-      const [names] = parseCsv(header, { relax_column_count: false }) as string[][];
       const rows = parseCsv(text, { relax_column_count: false }) as string[][];
       if (rows.length !== 1) return { ok: false, reason: `expected one CSV row, got ${rows.length}` };
       const row = rows[0]!;
-      if (row.length !== names!.length) {
-        return { ok: false, reason: `CSV row has ${row.length} fields, the header ${names!.length}` };
+      if (row.length !== names.length) {
+        return { ok: false, reason: `CSV row has ${row.length} fields, the header ${names.length}` };
       }
-      raw = Object.fromEntries(names!.map((n, i) => [n, row[i]]));
+      raw = Object.fromEntries(names.map((n, i) => [n, row[i]]));
     } catch (err) {
       return { ok: false, reason: `not CSV: ${(err as Error).message}` };
     }

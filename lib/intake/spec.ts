@@ -1,5 +1,5 @@
 /**
- * The intake spec (docs/intake.md): a source (log files, a PostgreSQL table), the schema every record is held
+ * The intake spec (docs/intake.md): a source (log files, a PostgreSQL table, a Kafka topic), the schema every record is held
  * to, and the Kafka topic the records go to, exactly once. Pure and JSON-shaped, like the pipeline
  * spec: a parsed intake travels in workflow inputs and is re-validated with `parseIntakeSpec`
  * wherever it arrives as JSON. The schema's column types are the pipeline sources' own
@@ -75,10 +75,20 @@ const schemas = once(() => {
     deletes: oneOf(['ignore', 'tombstone']).default('ignore'),
   });
 
-  const SourceSchema = z.discriminatedUnion('kind', [FilesSourceSchema, PostgresSourceSchema], {
+  const KafkaSourceSchema = strict({
+    kind: z.literal('kafka'),
+    /** The topic read (on the worker's brokers), `read_committed`, from its oldest message on. */
+    topic: kafkaTopic(),
+    /** Each message's value: a JSON object, or one CSV row of `columns`. */
+    format: oneOf(['json', 'csv']),
+    /** The names of a CSV row's fields, in order (CSV messages carry no header). */
+    columns: z.array(columnName(), { error: expected('an array of column names') }).optional(),
+  });
+
+  const SourceSchema = z.discriminatedUnion('kind', [FilesSourceSchema, PostgresSourceSchema, KafkaSourceSchema], {
     error: (issue) =>
       issue.code === 'invalid_union'
-        ? `unknown source kind ${describe(issue.input, 'kind')}; expected files | postgres`
+        ? `unknown source kind ${describe(issue.input, 'kind')}; expected files | postgres | kafka`
         : objectError('an object')(issue),
   });
 
@@ -147,6 +157,22 @@ const schemas = once(() => {
           "a postgres source needs the columns that identify a row (its primary key), so a row's changes stay in order",
       });
     }
+    if (spec.source.kind === 'kafka') {
+      if (spec.source.format === 'csv' && !spec.source.columns?.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['source', 'columns'],
+          message: 'CSV messages carry no header: name their fields, in order',
+        });
+      }
+      if (spec.source.topic === spec.topic) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['source', 'topic'],
+          message: `the intake would read its own output "${spec.topic}"`,
+        });
+      }
+    }
     spec.key.forEach((k, i) => {
       if (!(k in spec.schema)) {
         ctx.addIssue({ code: 'custom', path: ['key', i], message: `unknown column "${k}"` });
@@ -191,6 +217,8 @@ export function describeSource(spec: IntakeSpec): string {
       return `files:${source.dir}/${source.pattern} (${source.format})`;
     case 'postgres':
       return `postgres:${source.table}`;
+    case 'kafka':
+      return `kafka:${source.topic} (${source.format})`;
   }
 }
 

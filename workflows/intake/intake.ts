@@ -78,7 +78,6 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
     recordsOut: 0,
     deadLetters: 0,
     commits: 0,
-    lagBytes: 0,
     files: [],
   };
   let paused = input.carry?.paused ?? false;
@@ -150,7 +149,7 @@ export async function intakeWorkflow(input: IntakeInput): Promise<IntakeStatus> 
         const r = await running.run(() => intake.runIntakeSlice({ intake: spec, sliceMs: SLICE_MS }));
         Object.assign(status, r.counts, {
           commits: r.commits,
-          lagBytes: r.lagBytes,
+          ...(r.lagMessages !== undefined ? { lagMessages: r.lagMessages } : { lagBytes: r.lagBytes ?? 0 }),
           files: r.files,
           position: r.position,
         });

@@ -42,7 +42,7 @@ describe('intake specs', () => {
   it('names each bad field and its problem', () => {
     expect(issues({ ...good, name: 'Web Logs' })).toEqual([expect.stringMatching(/^name: expected a name matching/)]);
     expect(issues({ ...good, source: { ...good.source, kind: 'ftp' } })).toEqual([
-      'source.kind: unknown source kind "ftp"; expected files | postgres',
+      'source.kind: unknown source kind "ftp"; expected files | postgres | kafka',
     ]);
     expect(issues({ ...good, source: { ...good.source, format: 'xml' } })).toEqual([
       'source.format: expected "jsonl" | "csv", got "xml"',
@@ -90,6 +90,17 @@ describe('intake specs', () => {
     ]);
     expect(issues({ ...pg, source: { ...pg.source, deletes: 'cascade' } })).toEqual([
       'source.deletes: expected "ignore" | "tombstone", got "cascade"',
+    ]);
+  });
+
+  it('reads another topic: CSV needs its columns, and never its own output', () => {
+    const kafka = { ...good, source: { kind: 'kafka', topic: 'raw-clicks', format: 'json' } } as const;
+    expect(defineIntake(kafka).source).toEqual({ kind: 'kafka', topic: 'raw-clicks', format: 'json' });
+    expect(issues({ ...kafka, source: { ...kafka.source, format: 'csv' } })).toEqual([
+      'source.columns: CSV messages carry no header: name their fields, in order',
+    ]);
+    expect(issues({ ...kafka, source: { ...kafka.source, topic: 'web-events' } })).toEqual([
+      'source.topic: the intake would read its own output "web-events"',
     ]);
   });
 
