@@ -45,10 +45,18 @@ describe('sluice intake <spec>', () => {
     expect(() => intakeArg('nope')).toThrow('unknown intake "nope" (known: page-view-logs; or give a JSON spec file)');
   });
 
-  it('reads the example JSON spec', () => {
+  it('reads the example JSON specs, one per source kind', () => {
     expect(intakeArg('pipelines/intakes/orders-csv.json')).toMatchObject({
       name: 'orders-csv',
       source: { format: 'csv' },
+    });
+    expect(intakeArg('pipelines/intakes/orders-cdc.json')).toMatchObject({
+      source: { kind: 'postgres', table: 'public.orders', deletes: 'tombstone' },
+      key: ['order_id'],
+    });
+    expect(intakeArg('pipelines/intakes/clicks-by-page.json')).toMatchObject({
+      source: { kind: 'kafka', topic: 'raw-clicks', format: 'csv', columns: ['user', 'page', 'at'] },
+      key: ['page'],
     });
     expect(() => intakeArg('pipelines/intakes/missing.json')).toThrow(/missing\.json: ENOENT/);
   });
