@@ -31,18 +31,12 @@ import * as os from 'node:os';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  Runtime,
-  Worker,
-  type WorkerOptions,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { SEARCH_ATTRIBUTES, SluicePool, SluiceState, SluiceTenant } from '../lib/search-attributes';
 import { installedLayout } from '../stack/install';
 import { bundleSluiceWorkflows, quietBundlerLogger } from '../workers/bundle';
+import { installWorkerRuntime } from '../workers/runtime';
 import type { ActivityDeps } from '../activities/deps';
 import { holdResourcesWorkflow, poolSchedulerWorkflow } from '../workflows';
 import { poolState, requestRecords } from '../workflows/messages';
@@ -156,7 +150,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     timeoutMs: 1000 * (timeoutS || Math.max(120, size / 2)),
   });
 
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installWorkerRuntime();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: installedLayout().temporalBin },

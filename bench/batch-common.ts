@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { installWorkerRuntime } from '../workers/runtime';
 import type { BatchEngine } from '../activities/batch';
 import type { ActivityDeps } from '../activities/deps';
 import { parseEnv, poolTaskQueue, type Env } from '../config/env';
@@ -114,7 +114,7 @@ export interface BatchBenchOptions {
  */
 export async function withBatchBench<R>(opts: BatchBenchOptions, body: (bench: BatchBench) => Promise<R>): Promise<R> {
   const say = progressLine(opts.name);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installWorkerRuntime();
   const id = Date.now().toString(36);
   const taskQueue = `bench-${opts.name}-${id}`;
   const env = parseEnv({ ...process.env, SLUICE_TASK_QUEUE: taskQueue });

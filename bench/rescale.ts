@@ -6,7 +6,7 @@
  * on the same engines, alternating in one run; medians. Needs the local stack (`./sluice stack up`).
  */
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { installWorkerRuntime } from '../workers/runtime';
 import { Partitioners, type Producer } from 'kafkajs';
 import type { ActivityDeps } from '../activities/deps';
 import { executeGeneration, generationJobId, generationJobName, hexId } from '../activities/stream';
@@ -231,7 +231,7 @@ class DirectStream {
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { rounds } = parseArgs(args);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installWorkerRuntime();
   const id = Date.now().toString(36);
   const taskQueue = `bench-rescale-${id}`;
   const env = parseEnv({ ...process.env, SLUICE_TASK_QUEUE: taskQueue });

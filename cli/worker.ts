@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { installWorkerRuntime } from '../workers/runtime';
 import { parseEnv, poolTaskQueue } from '../config/env';
 import { UsageError } from './errors';
 import { localSparkDefaults } from '../stack/install';
@@ -16,7 +16,7 @@ export function registerWorker(program: Command): void {
     )
     .action(async (opts: { workflows?: string[] }) => {
       const env = parseEnv();
-      Runtime.install({ logger: new DefaultLogger('WARN') });
+      installWorkerRuntime();
       let files: string[] = [];
       try {
         files = userWorkflowFiles(opts.workflows ?? []);
