@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { checkParquet } from '../engines/consistency-check';
 import { CheckInputError, parseTolerances, type CheckReport, type SampleKey, type Tolerance } from '../lib/consistency';
 import { UsageError } from './errors';
-import { plain } from './demo';
+import { plain } from './table-style';
 
 interface CheckOptions {
   batch: string;

@@ -22,7 +22,7 @@ import { SluiceKind, SluicePipeline, SluicePool, SluiceTenant } from '../lib/sea
 import { INTAKES } from '../pipelines/intakes';
 import { intakeWorkflow } from '../workflows';
 import { intakeStatus, intakeWorkflowId, type IntakeStatus } from '../workflows/messages';
-import { plain } from './demo';
+import { plain } from './table-style';
 import { UsageError } from './errors';
 import { withClient } from './pool';
 import { requirePoolRunning, startPipelineRun } from './start-run';
@@ -105,12 +105,17 @@ async function liveCounts(client: Client, id: string): Promise<Partial<IntakeSta
   return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as Partial<IntakeStatus>) : undefined;
 }
 
+/** The intake's status with the running slice's counts (the query alone has the last slice's). */
+export async function intakeCounts(client: Client, id: string): Promise<IntakeStatus> {
+  const queried = await client.workflow.getHandle(id).query(intakeStatus);
+  const live = queried.state === 'RUNNING' ? await liveCounts(client, id).catch(() => undefined) : undefined;
+  return { ...queried, ...live };
+}
+
 export async function showIntakeStatus(id: string, opts: { json?: boolean; wait: boolean }): Promise<void> {
   await withClient(async (client, env) => {
     await requireWorker(client, env, ['pipelines'], { wait: opts.wait && !opts.json });
-    const queried = await client.workflow.getHandle(id).query(intakeStatus);
-    const live = queried.state === 'RUNNING' ? await liveCounts(client, id).catch(() => undefined) : undefined;
-    const s: IntakeStatus = { ...queried, ...live };
+    const s = await intakeCounts(client, id);
     process.stdout.write(opts.json ? `${JSON.stringify(s)}\n` : renderIntakeStatus(id, s));
   });
 }

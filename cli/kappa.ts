@@ -7,7 +7,7 @@ import { rootCauseMessage } from '../lib/errors';
 import type { KappaPipelineSpec } from '../lib/pipelines';
 import { kappaPipelineWorkflow } from '../workflows';
 import { kappaStatus, kappaWorkflowId, reprocess, rollback, type KappaStatus } from '../workflows/messages';
-import { plain } from './demo';
+import { plain } from './table-style';
 import { UsageError } from './errors';
 import { startPipelineRun, type StartRunOptions } from './start-run';
 import { withClient } from './pool';

@@ -40,9 +40,7 @@ import { printPool, withClient } from './pool';
 import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';
 import type { Env } from '../config/env';
-import { createKafkaClient } from '../engines/kafka';
-import { readTopicSchema } from '../engines/schema-registry';
-import { sourceMismatch } from '../lib/intake/schemas';
+import { requireSourceMatchesTopic } from './source-schema';
 import { isIntakeId, showIntakeStatus } from './intake';
 import { requirePoolRunning } from './start-run';
 import { isKappaId, showKappaStatus, startKappa } from './kappa';
@@ -372,15 +370,7 @@ function searchAttributes(spec: PipelineSpec, kind: string) {
  */
 async function requireStartable(client: Client, env: Env, spec: PipelineSpec): Promise<void> {
   // The spec's own fault first (exit 2), then the deployment's (a pool to create).
-  if (spec.source.kind === 'kafka') {
-    const registered = await readTopicSchema(createKafkaClient(env.SLUICE_KAFKA_BROKERS), spec.source.topic);
-    const problems = registered ? sourceMismatch(registered.current.columns, spec.source.schema) : [];
-    if (problems.length) {
-      throw new UsageError(
-        `${spec.name}: its source does not match topic ${spec.source.topic} (schema version ${registered!.current.version}, registered by ${registered!.current.registeredBy}): ${problems.join('; ')}`,
-      );
-    }
-  }
+  await requireSourceMatchesTopic(env, spec);
   await requirePool(client, spec);
 }
 

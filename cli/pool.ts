@@ -8,7 +8,7 @@ import { NAME_MESSAGE, NAME_PATTERN } from '../lib/names';
 import { connectionOptions } from '../workers/connection';
 import { poolSchedulerWorkflow, poolWorkflowId } from '../workflows';
 import { configurePool, explain, poolState, type Explanation, type PoolStateView } from '../workflows/messages';
-import { plain } from './demo';
+import { plain } from './table-style';
 import { UsageError } from './errors';
 import { requireWorker } from './worker-check';
 import { parsePositiveInt } from './stack';

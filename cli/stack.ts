@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
-import { plain } from './demo';
+import { plain } from './table-style';
 import { processTable, stackDown, stackUp, statusOf, type ServiceStatus } from '../stack/stack';
 
 function serviceTable(services: ServiceStatus[]): string {

@@ -28,7 +28,7 @@ import {
   type StreamStatus,
 } from '../workflows/messages';
 import { streamingPipelineWorkflow, type StreamingPipelineResult } from '../workflows';
-import { plain } from './demo';
+import { plain } from './table-style';
 import { UsageError } from './errors';
 import { withClient } from './pool';
 import { parsePositiveInt } from './stack';
