@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { installWorkerRuntime } from '../workers/runtime';
 import Table from 'cli-table3';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseEnv, poolTaskQueue, type Env } from '../config/env';
-import { createKafkaClient, ensureTopic, produceJson } from '../engines/kafka';
+import { createKafkaClient } from '../engines/kafka';
 import { streamProgress, viewRows, viewSnapshots } from '../engines/lake-view';
 import { withSession } from '../engines/spark-connect-step';
 import { sparkTableName } from '../lib/lake-catalog';
@@ -21,8 +21,18 @@ import { depsFromEnv } from '../workers/deps';
 import { createSluiceWorker } from '../workers/worker';
 import { lambdaPipelineWorkflow, poolSchedulerWorkflow, poolWorkflowId } from '../workflows';
 import { lambdaStatus, lambdaWorkflowId, streamWorkflowId, type LambdaStatus } from '../workflows/messages';
+import {
+  DEMO_FEEDS,
+  generatorFeed,
+  intakeFeed,
+  type DemoFeed,
+  type DemoFeedKind,
+  type DemoIntakeReport,
+} from './demo-feed';
 import { demoTraffic } from './demo-traffic';
 import { viewPartitions } from './lambda';
+import { requireSourceMatchesTopic } from './source-schema';
+import { plain } from './table-style';
 
 const say = (msg: string) => process.stderr.write(`sluice: ${msg}\n`);
 const HOUR = 3_600_000;
@@ -33,10 +43,12 @@ const HOUR = 3_600_000;
 const demoPool = (env: Env) => `demo-${env.SLUICE_TASK_QUEUE.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63);
 
 /**
- * `sluice demo`: the main job on the local stack. A lambda pipeline over three hours of generated
- * page views (several users and pages, records out of order and late): Flink's speed layer, Spark's
- * batch partitions through one pool, a check of each partition (one deliberately corrupted and then
- * repaired, one whose late records the stream dropped), and the merged view with its provenance.
+ * `sluice demo`: the main job on the local stack. Three hours of generated page views (several
+ * users and pages, records out of order and late) written as rotated access logs, which an intake
+ * carries into Kafka exactly once (a line cut short goes to the dead-letter topic); a lambda
+ * pipeline over the topic: Flink's speed layer, Spark's batch partitions through one pool, a check
+ * of each partition (one deliberately corrupted and then repaired, one whose late records the
+ * stream dropped), and the merged view with its provenance. `--feed generator` skips the intake.
  */
 export function registerDemo(program: Command): void {
   program
@@ -45,11 +57,19 @@ export function registerDemo(program: Command): void {
       'bring the local stack up and run a lambda pipeline through Kafka, Flink and Spark; print its merged view',
     )
     .option('--seed <n>', 'seed of the generated traffic', (v) => Number(v), 1)
+    .addOption(
+      new Option(
+        '--feed <source>',
+        'where the traffic comes from: access-log files read by an intake, or produced to the topic directly',
+      )
+        .choices(DEMO_FEEDS)
+        .default('files'),
+    )
     .option('--json', 'print the result as one JSON object (the view, the partitions, the checks, the links)')
-    .action(async (opts: { seed: number; json?: boolean }) => {
+    .action(async (opts: { seed: number; feed: DemoFeedKind; json?: boolean }) => {
       const env = parseEnv();
       // The SDK's INFO lines (worker state changes) would bury the demo's own output.
-      Runtime.install({ logger: new DefaultLogger('WARN') });
+      installWorkerRuntime();
       await stackUp({ say });
       const run = Date.now().toString(36);
       const name = `demo-${run}`;
@@ -84,13 +104,30 @@ export function registerDemo(program: Command): void {
       const deps = depsFromEnv(env, localSparkDefaults(env));
       try {
         const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+        let intake: DemoIntakeReport | undefined;
         const status = await worker.runUntil(async () => {
           await ensurePool(client, env);
-          await ensureTopic(kafka, spec.source.topic, 1);
-          await produceJson(kafka, spec.source.topic, traffic.phaseA);
-          say(
-            `produced ${traffic.phaseA.length} page views to ${spec.source.topic} (${traffic.partitions[0]} and ${traffic.partitions[1]} up to :20)`,
-          );
+          const feed: DemoFeed =
+            opts.feed === 'files'
+              ? await intakeFeed(client, {
+                  demo: name,
+                  topic: spec.source.topic,
+                  dir: path.join(path.dirname(specFile), name, 'logs'),
+                  pool: demoPool(env),
+                  taskQueue: env.SLUICE_TASK_QUEUE,
+                })
+              : await generatorFeed(kafka, spec.source.topic);
+          try {
+            return await runPipeline(feed);
+          } finally {
+            // The intake is cancelled while the worker still runs, so it gives its pool grant back.
+            intake = await feed.close();
+          }
+        });
+        async function runPipeline(feed: DemoFeed) {
+          say(`${await feed.send(traffic.phaseA)} (${traffic.partitions[0]} and ${traffic.partitions[1]} up to :20)`);
+          // As `sluice start` does: a pipeline that reads its topic with other columns is refused.
+          await requireSourceMatchesTopic(env, spec);
           const workflowId = lambdaWorkflowId(name);
           const handle = await client.workflow.start(lambdaPipelineWorkflow, {
             taskQueue: env.SLUICE_TASK_QUEUE,
@@ -117,9 +154,8 @@ export function registerDemo(program: Command): void {
             },
             { timeoutMs: 300_000, intervalMs: 1000 },
           );
-          await produceJson(kafka, spec.source.topic, traffic.phaseB);
           say(
-            `produced ${traffic.phaseB.length} more, ${traffic.late.length} of them late for the window ${new Date(traffic.lateWindowStart).toISOString()}`,
+            `${await feed.send(traffic.phaseB)}: ${traffic.late.length} of them late for the window ${new Date(traffic.lateWindowStart).toISOString()}`,
           );
 
           let last = '';
@@ -136,7 +172,7 @@ export function registerDemo(program: Command): void {
           );
           await handle.result();
           return handle.query(lambdaStatus);
-        });
+        }
 
         const merged = sparkTableName(name, 'merged');
         const { snaps, rows } = await withSession(deps.sparkConnect, async (c, s) => ({
@@ -154,12 +190,12 @@ export function registerDemo(program: Command): void {
         };
         if (opts.json) {
           process.stdout.write(
-            `${JSON.stringify({ pipeline: name, spec: specFile, topic: spec.source.topic, view: { table: merged, snapshot: current?.snapshotId, snapshots: snaps.length, partitions, rows }, status, links })}\n`,
+            `${JSON.stringify({ pipeline: name, spec: specFile, topic: spec.source.topic, intake, view: { table: merged, snapshot: current?.snapshotId, snapshots: snaps.length, partitions, rows }, status, links })}\n`,
           );
           return;
         }
         process.stdout.write(
-          render(name, specFile, merged, current?.snapshotId, snaps.length, partitions, rows, status, links),
+          render(name, specFile, merged, current?.snapshotId, snaps.length, partitions, rows, status, links, intake),
         );
       } finally {
         await connection.close();
@@ -200,6 +236,7 @@ function render(
   rows: Record<string, unknown>[],
   status: LambdaStatus,
   links: Record<string, string>,
+  intake: DemoIntakeReport | undefined,
 ): string {
   const style = plain().style;
   const opts = (head: string[]) => ({ head, ...(style ? { style } : {}) });
@@ -242,6 +279,12 @@ function render(
     if (report) reports.push(`  ${p.partition}: ${report}`);
   }
   return [
+    ...(intake
+      ? [
+          `Intake ${intake.workflowId}: ${intake.files.join(', ')} in ${intake.dir} → ${intake.recordsOut} records, exactly once; ${intake.deadLetters} line cut short → ${intake.deadLetterTopic}`,
+          '',
+        ]
+      : []),
     `Lambda pipeline ${name}: ${status.state}, batch layer verified up to ${status.highWaterMark ?? '(none)'}`,
     '',
     `The merged view ${table} @ snapshot ${snapshot ?? '(none)'} (${snapshots} snapshots, each readable with sluice view --as-of): views (amount) per page`,
@@ -259,9 +302,4 @@ function render(
     'The stack keeps running for you to explore; stop it with: ./sluice stack down',
     '',
   ].join('\n');
-}
-
-/** cli-table3 options: colours only on a terminal (CI logs and pipes get plain text). */
-export function plain(): { style?: { head: string[]; border: string[] } } {
-  return process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
 }
