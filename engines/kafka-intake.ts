@@ -16,14 +16,18 @@
  */
 import type { Producer } from 'kafkajs';
 import { ensureTopic, fetchGroupOffsets, type KafkaClient } from './kafka';
+import { javaCompatiblePartitioner } from './kafka-partitioner';
 import { POSITIONS_TOPIC, intakeTransactionalId } from '../lib/intake/spec';
 
 /**
- * Bytes of record values per produce request: the broker refuses a record batch above its
- * `message.max.bytes` (1 MiB by default; seen here: 20,000 records of 110 bytes in one send were
- * refused), so a transaction's records go in sends of at most this much.
+ * Bytes of record keys and values (plus 32 a record) per produce request: the broker refuses a
+ * record batch above its `message.max.bytes` (1 MiB by default; seen here: 20,000 records of 110
+ * bytes in one send were refused), so a transaction's records go in sends of at most this much.
+ * Large sends matter: kafkajs holds one request at a time in flight per broker for an idempotent
+ * producer, so each send is a round trip (and their grouping is linear only with
+ * patches/kafkajs+2.2.4.patch; docs/intake.md#throughput).
  */
-export const SEND_BYTES = 64 * 1024;
+export const SEND_BYTES = 768 * 1024;
 /** A record value above this can never be written (the broker's default limit, less headroom). */
 export const MAX_RECORD_BYTES = 1_000_000;
 
@@ -100,6 +104,7 @@ export class IntakeProducer {
       transactionalId: intakeTransactionalId(intake),
       idempotent: true,
       maxInFlightRequests: 1,
+      createPartitioner: javaCompatiblePartitioner,
       ...(opts.transactionTimeoutMs ? { transactionTimeout: opts.transactionTimeoutMs } : {}),
     });
     await producer.connect();

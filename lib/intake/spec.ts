@@ -102,10 +102,12 @@ const schemas = once(() => {
     priority: z.number({ error: expected('a number') }).default(0),
     resources: resources(),
     /**
-     * Records per Kafka transaction (and per read of the source).
-     * @default 5000
+     * Records per Kafka transaction (and per read of the source). Each transaction costs four
+     * round trips besides its sends (add partitions, add offsets, commit offsets, commit), so
+     * larger ones go faster: 20,000 lines of 130 bytes are 2.6 MB held in memory.
+     * @default 20000
      */
-    batchRecords: integer(1, 100_000).default(5000),
+    batchRecords: integer(1, 100_000).default(20_000),
     /**
      * How long a caught-up intake waits before looking at its source again.
      * @default '1 second'

@@ -33,7 +33,7 @@ describe('intake specs', () => {
   it('applies the defaults', () => {
     const spec = defineIntake(good);
     expect(spec.partitions).toBe(1);
-    expect(spec.intake).toMatchObject({ priority: 0, batchRecords: 5000, pollInterval: '1 second' });
+    expect(spec.intake).toMatchObject({ priority: 0, batchRecords: 20_000, pollInterval: '1 second' });
     expect(defineIntake({ ...good, source: { kind: 'files', dir: 'd', format: 'csv' }, key: undefined })).toMatchObject(
       { source: { pattern: '*' }, key: [] },
     );
