@@ -55,9 +55,22 @@ export interface SourceRead {
   lag: number;
 }
 
+export type LagUnit = 'bytes' | 'messages';
+
+/** What a source kind's lag is counted in: files and WAL in bytes, a topic in messages. */
+export function lagUnitOf(kind: IntakeSpec['source']['kind']): LagUnit {
+  switch (kind) {
+    case 'files':
+    case 'postgres':
+      return 'bytes';
+    case 'kafka':
+      return 'messages';
+  }
+}
+
 export interface IntakeSource {
-  /** Files and WAL are measured in bytes, a topic in messages. */
-  lagUnit: 'bytes' | 'messages';
+  /** {@link lagUnitOf} the source's kind. */
+  lagUnit: LagUnit;
   read(position: SourcePosition, maxItems: number): Promise<SourceRead>;
   /** After `position` is committed with everything read before it. */
   committed(position: SourcePosition): Promise<void>;
@@ -91,7 +104,7 @@ function filesSource(spec: IntakeSpec): IntakeSource {
   const source = spec.source;
   const dir = path.resolve(source.dir);
   return {
-    lagUnit: 'bytes',
+    lagUnit: lagUnitOf(spec.source.kind),
     async read(position, maxItems) {
       const files = position.files ?? {};
       const read = await readLines({
@@ -177,7 +190,7 @@ async function postgresSource(spec: IntakeSpec, url: string): Promise<IntakeSour
   };
 
   return {
-    lagUnit: 'bytes',
+    lagUnit: lagUnitOf(spec.source.kind),
     async read(position, maxItems) {
       try {
         if (!position.postgres) {
@@ -258,7 +271,7 @@ async function kafkaSource(spec: IntakeSpec, kafka: KafkaClient): Promise<Intake
   const source = spec.source;
   let reader: TopicReader | undefined;
   return {
-    lagUnit: 'messages',
+    lagUnit: lagUnitOf(spec.source.kind),
     async read(position, maxItems) {
       const offsets = { ...(position.kafka ?? {}) };
       // Opened at the first read, at the committed position; later reads continue from its buffer,

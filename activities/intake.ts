@@ -20,7 +20,7 @@ import { parseDuration } from '../lib/pipelines/duration';
 import { failpoint } from '../lib/failpoints';
 import { sleep } from '../lib/poll';
 import type { ActivityDeps } from './deps';
-import { openSource, type SourcePosition } from './intake-sources';
+import { lagUnitOf, openSource, type LagUnit, type SourcePosition } from './intake-sources';
 
 /** Counts since the intake started, committed with the position (so a restart keeps them exact). */
 export interface IntakeCounts {
@@ -107,7 +107,7 @@ export function createIntakeActivities(deps: ActivityDeps) {
     async intakeProgress(input: { intake: IntakeSpec }): Promise<IntakeSliceResult> {
       const spec = parseIntakeSpec(input.intake);
       const { position, commit } = await committedPosition(deps, spec.name);
-      return sliceResult(spec, position, commit, lagOf(spec.source.kind === 'kafka' ? 'messages' : 'bytes', 0));
+      return sliceResult(spec, position, commit, lagOf(lagUnitOf(spec.source.kind), 0));
     },
 
     /** One slice of the intake (see the module comment); heartbeats its counts after each batch. */
@@ -235,8 +235,7 @@ async function committedPosition(
 }
 
 /** The lag under the name of its unit. */
-const lagOf = (unit: 'bytes' | 'messages', lag: number) =>
-  unit === 'bytes' ? { lagBytes: lag } : { lagMessages: lag };
+const lagOf = (unit: LagUnit, lag: number) => (unit === 'bytes' ? { lagBytes: lag } : { lagMessages: lag });
 
 function sliceResult(
   spec: IntakeSpec,

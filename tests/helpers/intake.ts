@@ -3,8 +3,10 @@
  * `read_committed`, to the end of each partition (so an aborted transaction's records, which a
  * killed worker leaves behind, are never counted, and a duplicate would be).
  */
+import type { WorkflowHandle } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { until } from '../../lib/poll';
+import { intakeStatus, type IntakeStatus } from '../../workflows/messages';
 
 /**
  * The topic's committed records, in partition order, each with its partition and key. Done when
@@ -55,4 +57,28 @@ export async function readCommitted(
     await admin.disconnect();
   }
   return rows;
+}
+
+/** The running slice's heartbeat: its counts as of its last committed batch (none between slices). */
+export async function heartbeatCounts(handle: WorkflowHandle): Promise<IntakeStatus | undefined> {
+  const d = await handle.describe();
+  const payload = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
+  return payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as IntakeStatus) : undefined;
+}
+
+/**
+ * Waits until the intake has read `n()` source items (lines, changes, messages), by the running
+ * slice's heartbeat or, between slices, the status query; either may fail while no worker runs.
+ */
+export function awaitRecordsIn(handle: WorkflowHandle, n: () => number, what = 'source items') {
+  return until(
+    () => `the intake to have read ${n()} ${what}`,
+    async () => {
+      const c =
+        (await heartbeatCounts(handle).catch(() => undefined)) ??
+        (await handle.query(intakeStatus).catch(() => undefined));
+      return c && c.recordsIn >= n() ? c : undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 200 },
+  );
 }

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { poolTaskQueue } from '../../config/env';
 import { INTAKE_COMMIT_FAILPOINT } from '../../activities/intake';
 import { readTopicSchema } from '../../engines/schema-registry';
@@ -16,8 +16,8 @@ import { defineIntake } from '../../lib/intake/spec';
 import { pageViews } from '../../pipelines/page-views';
 import { until } from '../../lib/poll';
 import { poolSchedulerWorkflow } from '../../workflows';
-import { intakeStatus, intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
-import { readCommitted } from '../helpers/intake';
+import { intakeWorkflowId } from '../../workflows/messages';
+import { awaitRecordsIn, heartbeatCounts, readCommitted } from '../helpers/intake';
 import {
   armedHold,
   connectTestClient,
@@ -72,17 +72,6 @@ function bad(line: string, reason: string): string {
   return line;
 }
 const lines = (n: number) => Array.from({ length: n }, () => event()).join('\n') + '\n';
-
-async function status(handle: WorkflowHandle): Promise<IntakeStatus> {
-  return handle.query(intakeStatus);
-}
-
-/** The running slice's heartbeat: its counts as of its last committed batch. */
-async function heartbeatCounts(handle: WorkflowHandle): Promise<{ recordsIn: number } | undefined> {
-  const d = await handle.describe();
-  const payload = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-  return payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { recordsIn: number }) : undefined;
-}
 
 const sluice = (args: string[]) => runSluice(env, args);
 
@@ -145,16 +134,7 @@ test('files appended, completed, rotated and a SIGKILL mid-way: every record onc
   expect(started.stdout).toBe(`${intakeWorkflowId(spec.name)}\n`);
   const handle = client.workflow.getHandle(intakeWorkflowId(spec.name));
   const linesSoFar = () => valid.length + malformed.length;
-  const read = (n: number) =>
-    until(
-      () => `the intake to have read ${n} lines`,
-      async () => {
-        const c =
-          (await heartbeatCounts(handle).catch(() => undefined)) ?? (await status(handle).catch(() => undefined));
-        return c && c.recordsIn >= n ? c : undefined;
-      },
-      { timeoutMs: 180_000, intervalMs: 200 },
-    );
+  const read = (n: number) => awaitRecordsIn(handle, () => n, 'lines');
   await read(linesSoFar());
 
   // A line written in two parts: nothing of it is taken until its newline arrives.

@@ -14,10 +14,9 @@ import { INTAKE_COMMIT_FAILPOINT } from '../../activities/intake';
 import { poolTaskQueue } from '../../config/env';
 import { ensureTopic } from '../../engines/kafka';
 import { defineIntake } from '../../lib/intake/spec';
-import { until } from '../../lib/poll';
 import { poolSchedulerWorkflow } from '../../workflows';
-import { intakeStatus, intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
-import { readCommitted } from '../helpers/intake';
+import { intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
+import { awaitRecordsIn, readCommitted } from '../helpers/intake';
 import {
   armedHold,
   connectTestClient,
@@ -107,21 +106,7 @@ async function produceAborted(): Promise<void> {
   }
 }
 
-async function counts(handle: WorkflowHandle): Promise<{ recordsIn: number } | undefined> {
-  const d = await handle.describe();
-  const payload = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-  if (payload) return JSON.parse(Buffer.from(payload).toString('utf8')) as { recordsIn: number };
-  return handle.query(intakeStatus);
-}
-const readAll = (handle: WorkflowHandle) =>
-  until(
-    () => `the intake to have read ${messagesRead} messages`,
-    async () => {
-      const c = await counts(handle).catch(() => undefined);
-      return c && c.recordsIn >= messagesRead ? c : undefined;
-    },
-    { timeoutMs: 180_000, intervalMs: 200 },
-  );
+const readAll = (handle: WorkflowHandle) => awaitRecordsIn(handle, () => messagesRead, 'messages');
 
 beforeAll(async () => {
   await ensureTopic(deps.kafka, sourceTopic, 3);

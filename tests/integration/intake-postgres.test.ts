@@ -19,8 +19,8 @@ import { connectPostgres } from '../../engines/postgres';
 import { defineIntake, intakeSlotName } from '../../lib/intake/spec';
 import { until } from '../../lib/poll';
 import { poolSchedulerWorkflow } from '../../workflows';
-import { intakeStatus, intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
-import { readCommitted } from '../helpers/intake';
+import { intakeWorkflowId, type IntakeStatus } from '../../workflows/messages';
+import { awaitRecordsIn, readCommitted } from '../helpers/intake';
 import {
   armedHold,
   connectTestClient,
@@ -79,21 +79,7 @@ const bumpAll = `UPDATE ${table} SET version = version + 1, updated_at = now() W
 
 const sluice = (args: string[]) => runSluice(env, args);
 
-async function counts(handle: WorkflowHandle): Promise<IntakeStatus | { recordsIn: number } | undefined> {
-  const d = await handle.describe();
-  const payload = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-  if (payload) return JSON.parse(Buffer.from(payload).toString('utf8')) as { recordsIn: number };
-  return handle.query(intakeStatus);
-}
-const readAll = (handle: WorkflowHandle, n: () => number) =>
-  until(
-    () => `the intake to have read ${n()} changes`,
-    async () => {
-      const c = await counts(handle).catch(() => undefined);
-      return c && c.recordsIn >= n() ? c : undefined;
-    },
-    { timeoutMs: 180_000, intervalMs: 200 },
-  );
+const readAll = (handle: WorkflowHandle, n: () => number) => awaitRecordsIn(handle, n, 'changes');
 
 beforeAll(async () => {
   db = await connectPostgres(env.SLUICE_POSTGRES_URL);
