@@ -150,7 +150,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     timeoutMs: 1000 * (timeoutS || Math.max(120, size / 2)),
   });
 
-  installWorkerRuntime();
+  installWorkerRuntime({ forwardCoreLogs: true });
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: installedLayout().temporalBin },

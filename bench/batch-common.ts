@@ -114,7 +114,7 @@ export interface BatchBenchOptions {
  */
 export async function withBatchBench<R>(opts: BatchBenchOptions, body: (bench: BatchBench) => Promise<R>): Promise<R> {
   const say = progressLine(opts.name);
-  installWorkerRuntime();
+  installWorkerRuntime({ forwardCoreLogs: true });
   const id = Date.now().toString(36);
   const taskQueue = `bench-${opts.name}-${id}`;
   const env = parseEnv({ ...process.env, SLUICE_TASK_QUEUE: taskQueue });

@@ -231,7 +231,7 @@ class DirectStream {
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { rounds } = parseArgs(args);
-  installWorkerRuntime();
+  installWorkerRuntime({ forwardCoreLogs: true });
   const id = Date.now().toString(36);
   const taskQueue = `bench-rescale-${id}`;
   const env = parseEnv({ ...process.env, SLUICE_TASK_QUEUE: taskQueue });

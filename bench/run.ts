@@ -39,12 +39,16 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    // Bad arguments: commander has already said which option and why (or printed the help).
-    process.exitCode = err.code === 'commander.helpDisplayed' ? 0 : 2;
-    return;
-  }
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+main()
+  .catch((err: unknown) => {
+    if (err instanceof CommanderError) {
+      // Bad arguments: commander has already said which option and why (or printed the help).
+      process.exitCode = err.code === 'commander.helpDisplayed' ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  // The worker runtime forwards the SDK core's logs, which holds the event loop open (see
+  // workers/runtime.ts): end explicitly, as bin/sluice.js does.
+  .finally(() => process.exit(process.exitCode ?? 0));

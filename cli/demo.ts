@@ -69,7 +69,7 @@ export function registerDemo(program: Command): void {
     .action(async (opts: { seed: number; feed: DemoFeedKind; json?: boolean }) => {
       const env = parseEnv();
       // The SDK's INFO lines (worker state changes) would bury the demo's own output.
-      installWorkerRuntime();
+      installWorkerRuntime({ forwardCoreLogs: true });
       await stackUp({ say });
       const run = Date.now().toString(36);
       const name = `demo-${run}`;

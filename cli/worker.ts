@@ -16,7 +16,7 @@ export function registerWorker(program: Command): void {
     )
     .action(async (opts: { workflows?: string[] }) => {
       const env = parseEnv();
-      installWorkerRuntime();
+      installWorkerRuntime({ forwardCoreLogs: true });
       let files: string[] = [];
       try {
         files = userWorkflowFiles(opts.workflows ?? []);
