@@ -321,11 +321,14 @@ export interface SparkJob {
 
 /** The server's application id and its jobs (`/api/v1/applications/<id>/jobs`), newest first. */
 export async function connectServerJobs(uiUrl: string): Promise<{ applicationId: string; jobs: SparkJob[] }> {
-  const apps = await requestJson<{ id: string }[]>(joinUrl(uiUrl, '/api/v1/applications'), { timeoutMs: 5000 });
+  // The driver answers from its listener's state, on a thread that competes with the steps it runs:
+  // with engines busy on 2 cores it took over 5 s (seen in CI); it is a read, so wait as long as any.
+  const timeoutMs = 30_000;
+  const apps = await requestJson<{ id: string }[]>(joinUrl(uiUrl, '/api/v1/applications'), { timeoutMs });
   const applicationId = apps[0]?.id;
   if (!applicationId) throw new Error(`no application at ${uiUrl}`);
   const jobs = await requestJson<SparkJob[]>(joinUrl(uiUrl, `/api/v1/applications/${applicationId}/jobs`), {
-    timeoutMs: 5000,
+    timeoutMs,
   });
   return { applicationId, jobs: jobs.map((j) => ({ ...j, jobTags: j.jobTags ?? [] })) };
 }
