@@ -36,6 +36,11 @@ export interface SuiteWorker {
 export interface WorkflowSuite {
   env: TestWorkflowEnvironment;
   workers: Worker[];
+  /**
+   * Serves `taskQueue` with one more worker (the same bundle and activities) only until `done`
+   * settles: while it is down, the signals sent to its workflows wait for one workflow task.
+   */
+  runWorkerUntil<T>(taskQueue: string, done: () => Promise<T>): Promise<T>;
   /** Shuts the workers down, waits for them, tears the dev server down. */
   stop(): Promise<void>;
 }
@@ -51,21 +56,20 @@ export async function startWorkflowSuite(
 ): Promise<WorkflowSuite> {
   const [env, workflowBundle] = await Promise.all([createTestEnv(serverArgs), bundleWorkflows()]);
   const { findGoneHolders, signalPool } = createActivities({ temporal: () => env.client } as ActivityDeps);
-  const created = await Promise.all(
-    workers.map(({ taskQueue, options }) =>
-      Worker.create({
-        connection: env.nativeConnection,
-        taskQueue,
-        workflowBundle,
-        activities: { findGoneHolders, signalPool, ...activities },
-        ...options,
-      }),
-    ),
-  );
+  const createWorker = ({ taskQueue, options }: SuiteWorker) =>
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: { findGoneHolders, signalPool, ...activities },
+      ...options,
+    });
+  const created = await Promise.all(workers.map(createWorker));
   const running = created.map((w) => w.run());
   return {
     env,
     workers: created,
+    runWorkerUntil: async (taskQueue, done) => (await createWorker({ taskQueue })).runUntil(done),
     async stop() {
       for (const w of created) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.all(running);

@@ -240,6 +240,33 @@ test('a stream cancelled while paused names its pause savepoint as where a later
   expect(await grantsOf(h.workflowId)).toEqual([]);
 });
 
+test('a resume and then a pause in one workflow task leave the stream paused: the last word wins', async () => {
+  // A task queue whose worker runs only when asked: with it down, both signals wait for one task.
+  const lull = 'stream-tests-lull';
+  const h = await env.client.workflow.start(streamingPipelineWorkflow, {
+    taskQueue: lull,
+    workflowId: 'stream/sw-one-task',
+    args: [{ pipeline: streamSpec('sw-one-task', 'views', 'sw') }],
+  });
+  await suite.runWorkerUntil(lull, async () => {
+    await waitState(h, 'RUNNING');
+    await h.signal(pause);
+    await waitState(h, 'PAUSED');
+  });
+  await h.signal(resume);
+  await h.signal(pause);
+  const st = await suite.runWorkerUntil(lull, () =>
+    until('the resume to be withdrawn', async () => {
+      const s = await h.query(streamStatus);
+      return s.events.some((e) => e.what === 'resume withdrawn by a pause') ? s : undefined;
+    }),
+  );
+  expect(st.state).toBe('PAUSED');
+  expect(submitted.filter((s) => s.pipeline === 'sw-one-task')).toHaveLength(1);
+  expect(await grantsOf(h.workflowId)).toEqual([]);
+  await h.terminate('test over');
+});
+
 test('periodic savepoints are taken on their interval and kept to the retention count', async () => {
   const h = await start('sw-periodic', { savepoints: { interval: '1 second', retain: { count: 2 } } });
   await waitState(h, 'RUNNING');

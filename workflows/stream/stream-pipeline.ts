@@ -536,6 +536,10 @@ export async function streamingPipelineWorkflow(input: StreamingPipelineInput): 
         );
         await condition(() => resumeRequested || cancelRequest !== undefined);
         if (cancelRequest) continue;
+        // A resume and then a pause in one activation: the condition was met after the resume, and
+        // the pause withdrew it before this line ran (no microtask runs between an activation's
+        // jobs). The last word wins: still paused (seen in CI: the stream resumed anyway).
+        if (!resumeRequested) continue;
         resumeRequested = false;
         carry.paused = false;
         note('resumed');
