@@ -231,8 +231,9 @@ describe('a Kappa pipeline', () => {
     const s = await until(
       'generation 3 to serve',
       async () => {
-        const st = await status();
-        return st.serving === 3 ? st : undefined;
+        // While the new worker starts, a query may fail ("no poller seen for task queue recently").
+        const st = await statusNow();
+        return st?.serving === 3 ? st : undefined;
       },
       { timeoutMs: 300_000, intervalMs: 1000 },
     );
