@@ -2,13 +2,14 @@
  * The one way integration tests get a Sluice worker and its engine clients: the same worker as
  * `sluice worker` (both task queues, one bundle), in this process, on a task queue of its own.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { ActivityDeps } from '../../activities/deps';
 import { parseEnv, type Env } from '../../config/env';
-import { localSparkDefaults } from '../../stack/install';
+import { installedLayout, localSparkDefaults } from '../../stack/install';
 import { until } from '../../lib/poll';
 import { depsFromEnv } from '../../workers/deps';
 import { heldFile, holdFile } from '../../lib/failpoints';
@@ -111,4 +112,17 @@ export function runSluice(env: Env, args: string[]): { status: number | null; st
     cwd: ROOT,
     env: { ...process.env, SLUICE_TASK_QUEUE: env.SLUICE_TASK_QUEUE },
   });
+}
+
+/**
+ * Temporal's own `temporal` CLI (the stack's binary) against the test's server and namespace, as an
+ * operator who never installed `sluice` would run it. Rejects when it exits non-zero (the error
+ * carries `stdout` and `stderr`).
+ */
+export function runTemporalCli(env: Env, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)(
+    installedLayout().temporalBin,
+    [...args, '--address', env.TEMPORAL_ADDRESS, '--namespace', env.TEMPORAL_NAMESPACE],
+    { timeout: 300_000 },
+  );
 }

@@ -1,7 +1,8 @@
 /**
  * A files intake on the real stack: JSON-lines log files (appended, a partial line completed later,
  * rotated by rename) read into a schema'd topic by `intake/<name>` through `sluice worker` processes,
- * one of them SIGKILLed while the intake is mid-way through a large append. Checked through Kafka
+ * paused and resumed through the `temporal` CLI, one worker SIGKILLed while the intake is mid-way
+ * through a large append. Checked through Kafka
  * itself, read_committed: every valid record exactly once, normalised, in order per key; every
  * malformed one in `<topic>.dlq` with its reason and source position.
  */
@@ -16,12 +17,13 @@ import { defineIntake } from '../../lib/intake/spec';
 import { pageViews } from '../../pipelines/page-views';
 import { until } from '../../lib/poll';
 import { poolSchedulerWorkflow } from '../../workflows';
-import { intakeWorkflowId } from '../../workflows/messages';
+import { intakeStatus, intakeWorkflowId, poolState } from '../../workflows/messages';
 import { awaitRecordsIn, heartbeatCounts, readCommitted } from '../helpers/intake';
 import {
   armedHold,
   connectTestClient,
   runSluice,
+  runTemporalCli,
   spawnWorkerProcess,
   testDeps,
   testEnv,
@@ -96,7 +98,7 @@ afterAll(async () => {
   await client?.connection.close();
 });
 
-test('files appended, completed, rotated and a SIGKILL mid-way: every record once, dead letters with reasons', async () => {
+test('files appended, completed, rotated, paused and resumed by the temporal CLI, a SIGKILL mid-way: every record once, dead letters with reasons', async () => {
   const log = path.join(dir, 'app.log');
   fs.writeFileSync(
     log,
@@ -148,6 +150,25 @@ test('files appended, completed, rotated and a SIGKILL mid-way: every record onc
   fs.appendFileSync(path.join(dir, 'app.log.1'), lines(1));
   fs.writeFileSync(log, lines(30));
   await read(linesSoFar());
+
+  // Paused and resumed through Temporal's own CLI, as streams are: the pause gives the pool its grant
+  // back (the scheduler's own view), lines written meanwhile are read after the resume.
+  const temporalCli = (...args: string[]) => runTemporalCli(env, args);
+  const heldByIntake = async () =>
+    (await client.workflow.getHandle(`pool/${pool}`).query(poolState)).running.filter(
+      (g) => g.holderWorkflowId === handle.workflowId,
+    ).length;
+  expect(await heldByIntake()).toBe(1);
+  await temporalCli('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'pause');
+  await until('the intake to be paused with its grant given back', async () =>
+    (await handle.query(intakeStatus)).state === 'PAUSED' && (await heldByIntake()) === 0 ? true : undefined,
+  );
+  fs.appendFileSync(log, lines(25));
+  const queried = await temporalCli('workflow', 'query', '--workflow-id', handle.workflowId, '--type', 'status');
+  expect(queried.stdout).toMatch(/"state":\s*"PAUSED"/);
+  await temporalCli('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'resume');
+  await read(linesSoFar());
+  expect(await heldByIntake()).toBe(1);
 
   // A large append, and the worker SIGKILLed with a batch of it sent and not committed.
   const before = linesSoFar();

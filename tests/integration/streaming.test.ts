@@ -26,7 +26,6 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { promisify } from 'node:util';
-import { installedLayout } from '../../stack/install';
 import * as path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { recordHistory } from '../helpers/histories';
@@ -34,7 +33,14 @@ import { recordHistory } from '../helpers/histories';
 const EventType = temporal.api.enums.v1.EventType;
 const execFileAsync = promisify(execFile);
 import { EventGenerator, liveJobs, sinkTotals, sortedEntries, streamSpec, waitState } from '../helpers/streams';
-import { connectTestClient, startTestWorker, testDeps, testEnv, type RunningWorker } from '../helpers/worker';
+import {
+  connectTestClient,
+  runTemporalCli,
+  startTestWorker,
+  testDeps,
+  testEnv,
+  type RunningWorker,
+} from '../helpers/worker';
 
 jest.setTimeout(900_000);
 const id = Date.now().toString(36);
@@ -227,14 +233,7 @@ describe("a streaming pipeline driven only through Temporal's own CLI", () => {
   const name = `st-cli-${id}`;
   const topic = `it-st-cli-${id}`;
   const gen = new EventGenerator(deps.brokers, topic);
-  const temporalCli = (...args: string[]) =>
-    execFileAsync(
-      installedLayout().temporalBin,
-      [...args, '--address', env.TEMPORAL_ADDRESS, '--namespace', env.TEMPORAL_NAMESPACE],
-      {
-        timeout: 300_000,
-      },
-    );
+  const temporalCli = (...args: string[]) => runTemporalCli(env, args);
   let handle: WorkflowHandle<typeof streamingPipelineWorkflow>;
 
   beforeAll(async () => {
