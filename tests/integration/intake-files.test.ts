@@ -2,9 +2,9 @@
  * A files intake on the real stack: JSON-lines log files (appended, a partial line completed later,
  * rotated by rename) read into a schema'd topic by `intake/<name>` through `sluice worker` processes,
  * paused and resumed through the `temporal` CLI, one worker SIGKILLed while the intake is mid-way
- * through a large append. Checked through Kafka
- * itself, read_committed: every valid record exactly once, normalised, in order per key; every
- * malformed one in `<topic>.dlq` with its reason and source position.
+ * through a large append. Checked through Kafka itself, read_committed: every valid record exactly
+ * once, normalised, in order per key; every malformed one in `<topic>.dlq` with its reason and
+ * source position.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
